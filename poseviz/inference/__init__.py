@@ -1,0 +1,1 @@
+"""Model + data -> `Prediction`; 2D detectors for video in the wild."""

@@ -1,0 +1,1 @@
+"""Training objectives of the five papers, each a function plus an ``nn.Module`` calling it."""

@@ -1,0 +1,1 @@
+"""Crowdsourced MOS studies: schema, store, session protocol, screening and analysis."""

@@ -1,0 +1,1 @@
+"""Configs, the trainer, checkpoints and evaluation reports."""
