@@ -1,0 +1,222 @@
+"""Model registry and the common lifting interface (timm-style).
+
+Every model family lives in its own module, defines a config dataclass and registers small
+factory functions::
+
+    @register_model("videopose3d_t243", config=VideoPose3DConfig(...))
+    def videopose3d_t243(config: VideoPose3DConfig) -> VideoPose3D:
+        return VideoPose3D(config)
+
+and users only call ``create_model(name, **overrides)``. Overrides replace config fields
+(``create_model("videopose3d_t243", channels=256)``) and are validated against the dataclass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import torch
+import yaml
+from torch import nn
+
+__all__ = [
+    "LiftOutput",
+    "LiftingModel",
+    "ModelSpec",
+    "config_from_dict",
+    "config_to_dict",
+    "create_model",
+    "get_model_spec",
+    "list_models",
+    "register_model",
+]
+
+
+@dataclass
+class LiftOutput:
+    """What every lifting model returns.
+
+    Attributes:
+        pose_3d: ``(B, T_out, J, 3)`` root-relative 3D in metres (camera frame). ``T_out`` is
+            T for sequence-to-sequence models and 1 for centre-frame models.
+        aux: auxiliary outputs, e.g. ``"occlusion_logits"`` ``(B, T, J)``,
+            ``"attention"`` ``(B, T, J, H, W)``, ``"intermediate"`` list of poses.
+    """
+
+    pose_3d: torch.Tensor
+    aux: dict[str, Any] = field(default_factory=dict)
+
+
+class LiftingModel(nn.Module):
+    """Base class of all lifting models.
+
+    Subclasses set the class attributes below (or override them as properties when they
+    depend on the config), keep their config in ``self.config`` and implement ``forward``.
+
+    Attributes:
+        receptive_field: input frames one output frame depends on (1 for single-frame).
+        inputs: which inputs ``forward`` uses, a subset of ``{"keypoints_2d", "occlusion",
+            "image"}``.
+        predicts: ``"sequence"`` (T_out = T) or ``"centre"`` (T_out = 1, the centre frame).
+        num_joints: J the model was built for.
+    """
+
+    receptive_field: int = 1
+    inputs: ClassVar[tuple[str, ...]] = ("keypoints_2d",)
+    predicts: Literal["sequence", "centre"] = "sequence"
+
+    def __init__(self, config: Any) -> None:
+        super().__init__()
+        self.config = config
+
+    @property
+    def num_joints(self) -> int:
+        return int(getattr(self.config, "num_joints", 17))
+
+    def check_keypoints(
+        self, keypoints_2d: torch.Tensor, channels: tuple[int, ...] = (2, 3)
+    ) -> None:
+        """Raise ``ValueError`` unless ``keypoints_2d`` is ``(B, T, J, C)`` with this J and a
+        C in ``channels``."""
+        J = self.num_joints
+        if (
+            keypoints_2d.ndim != 4
+            or keypoints_2d.shape[2] != J
+            or keypoints_2d.shape[3] not in channels
+        ):
+            want = " or ".join(str(c) for c in channels)
+            raise ValueError(
+                f"{type(self).__name__}: expected keypoints_2d of shape (B, T, {J}, {want}), "
+                f"got {tuple(keypoints_2d.shape)}"
+            )
+
+    def forward(
+        self, keypoints_2d: torch.Tensor, **inputs: torch.Tensor
+    ) -> LiftOutput:  # pragma: no cover
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    factory: Callable[[Any], LiftingModel]
+    default_config: Any
+    description: str = ""
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register_model(name: str, *, config: Any, description: str = "") -> Callable:
+    """Decorator registering ``factory(config) -> LiftingModel`` under ``name`` with its
+    default ``config`` (a dataclass instance)."""
+    if not dataclasses.is_dataclass(config):
+        raise TypeError(f"register_model({name!r}): config must be a dataclass instance")
+
+    def decorator(factory: Callable[[Any], LiftingModel]) -> Callable[[Any], LiftingModel]:
+        if name in _REGISTRY:
+            raise ValueError(f"model {name!r} is already registered")
+        doc = description or (factory.__doc__ or "").strip().splitlines()[0:1]
+        _REGISTRY[name] = ModelSpec(
+            name, factory, config, doc if isinstance(doc, str) else "".join(doc)
+        )
+        return factory
+
+    return decorator
+
+
+def _ensure_families_loaded() -> None:
+    # Importing the package imports every family module, which registers its models.
+    import poseviz.models  # noqa: F401
+
+
+def list_models() -> list[str]:
+    """Names of all registered models, sorted."""
+    _ensure_families_loaded()
+    return sorted(_REGISTRY)
+
+
+def get_model_spec(name: str) -> ModelSpec:
+    _ensure_families_loaded()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown model {name!r}; registered models: {sorted(_REGISTRY)}"
+        ) from None
+
+
+def create_model(name: str, **overrides: Any) -> LiftingModel:
+    """Build a registered model, replacing default config fields by ``overrides``."""
+    spec = get_model_spec(name)
+    config = config_from_dict(
+        type(spec.default_config), {**config_to_dict(spec.default_config), **overrides}
+    )
+    return spec.factory(config)
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """A config dataclass as plain YAML-friendly data (tuples become lists)."""
+
+    def plain(v: Any) -> Any:
+        if dataclasses.is_dataclass(v):
+            return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
+        if isinstance(v, tuple | list):
+            return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        return v
+
+    return plain(config)
+
+
+def config_from_dict(cls: type, data: dict[str, Any], *, where: str = "") -> Any:
+    """Build config dataclass ``cls`` from ``data``, with clear errors for unknown keys and
+    wrong types. Nested dataclass fields are built recursively; lists become tuples where
+    the default is a tuple."""
+    where = where or cls.__name__
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: expected a mapping, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {unknown}; valid keys: {sorted(fields)}")
+    defaults = (
+        cls()
+        if all(
+            f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+            for f in fields.values()
+        )
+        else None
+    )
+    kwargs = {}
+    for key, value in data.items():
+        default = getattr(defaults, key, None) if defaults is not None else None
+        if dataclasses.is_dataclass(default):
+            value = config_from_dict(type(default), value, where=f"{where}.{key}")
+        elif isinstance(default, tuple) and isinstance(value, list):
+            value = tuple(value)
+        elif default is not None and not isinstance(value, type(default)):
+            if (
+                isinstance(default, float)
+                and isinstance(value, int)
+                and not isinstance(value, bool)
+            ):
+                value = float(value)
+            elif not (isinstance(default, tuple) and isinstance(value, tuple)):
+                raise ValueError(
+                    f"{where}.{key}: expected {type(default).__name__}, got {type(value).__name__} ({value!r})"
+                )
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def config_to_yaml(config: Any) -> str:
+    return yaml.safe_dump(config_to_dict(config), sort_keys=False)
+
+
+def config_from_yaml(cls: type, text: str) -> Any:
+    return config_from_dict(cls, yaml.safe_load(text) or {})
