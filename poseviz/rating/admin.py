@@ -24,6 +24,8 @@ from poseviz.rating.screening import ScreeningConfig, ScreeningResult, Vote, scr
 from poseviz.rating.store import Store
 
 __all__ = [
+    "list_studies",
+    "stimulus_table",
     "collect_votes",
     "export_validation_set",
     "latest_mos",
@@ -250,3 +252,25 @@ def export_validation_set(store: Store, sid: int, out_dir: str | Path) -> tuple[
     tmp_npz.replace(npz)
     tmp_csv.replace(csv_path)
     return npz, csv_path
+
+
+def list_studies(store: Store) -> dict[str, int]:
+    """Study name -> id, in creation order."""
+    with store.session() as s:
+        return {st.name: st.id for st in s.scalars(select(Study).order_by(Study.id))}
+
+
+def stimulus_table(store: Store, sid: int) -> dict[int, dict]:
+    """Stimulus id -> ``{"model", "sequence", "camera", "frame_start", "severity", "role"}``."""
+    with store.session() as s:
+        return {
+            st.id: {
+                "model": st.source_model,
+                "sequence": st.sequence_id,
+                "camera": st.camera_id,
+                "frame_start": st.frame_start,
+                "severity": st.severity,
+                "role": st.role.value,
+            }
+            for st in s.scalars(select(Stimulus).where(Stimulus.study_id == sid))
+        }
