@@ -257,11 +257,14 @@ class RatingService:
         completed_playback: bool = True,
         watch_time_s: float = 0.0,
         response_time_s: float = 0.0,
+        return_next: bool = True,
     ) -> ItemView | None:
         """Record the rating of the session's current item and return the next item (None
         when the session is complete). Refused — with nothing changed — when the token,
         session or item is not the rater's current one, the score is not an integer in
-        1..5, playback was not completed, or ``submission_id`` was already used (a replay)."""
+        1..5, playback was not completed, or ``submission_id`` was already used (a replay).
+        With ``return_next=False`` it only records (the JSON API fetches the next item in a
+        separate request) and returns None."""
         if (
             isinstance(score, bool)
             or not isinstance(score, int | np.integer)
@@ -308,4 +311,4 @@ class RatingService:
         except IntegrityError:
             # A concurrent duplicate of this submission or of this position won the race.
             raise RatingError("this submission was already recorded") from None
-        return self.current_item(token, session_id)
+        return self.current_item(token, session_id) if return_next else None

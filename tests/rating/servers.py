@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from poseviz.rating.api import clip_from_json
 from tests.conftest import REPO
 
 
@@ -50,37 +51,44 @@ class Client:
             return err.code, json.loads(err.read() or b"{}")
 
     def rate_session(
-        self, choose_score, acknowledged: list[str], latencies: list[float] | None = None
+        self,
+        choose_score,
+        acknowledged: list[str],
+        latencies: list[float] | None = None,
+        *,
+        think_s: float = 0.0,
     ) -> None:
         """Consent, train, start a session and rate every item; every submission id the
-        server acknowledged (HTTP 200) is appended to ``acknowledged``."""
+        server acknowledged (HTTP 200) is appended to ``acknowledged``. ``think_s`` is how
+        long the rater watches and thinks before each submission."""
         self.call("POST", "/api/rating/consent", {})
         self.call("POST", "/api/rating/training_done", {})
         status, out = self.call("POST", "/api/rating/session", {"device": "sim"})
         assert status == 200, out
         sid = out["session_id"]
-        status, out = self.call("GET", f"/api/rating/item?session_id={sid}")
-        item = out["item"]
-        while item is not None:
+        while True:
+            status, out = self.call("GET", f"/api/rating/item?session_id={sid}")
+            assert status == 200, out
+            item = out["item"]
+            if item is None:
+                return
+            assert clip_from_json(item["left"]).shape == clip_from_json(item["right"]).shape
+            time.sleep(think_s)
             nonce = uuid.uuid4().hex
             t0 = time.perf_counter()
-            status, out = self.call(
-                "POST",
-                "/api/rating/submit",
-                {
-                    "session_id": sid,
-                    "stimulus_id": item["stimulus_id"],
-                    "score": choose_score(item),
-                    "submission_id": nonce,
-                    "completed_playback": True,
-                    "plays": 1,
-                },
-            )
+            body = {
+                "session_id": sid,
+                "stimulus_id": item["stimulus_id"],
+                "score": choose_score(item),
+                "submission_id": nonce,
+                "completed_playback": True,
+                "plays": 1,
+            }
+            status, out = self.call("POST", "/api/rating/submit", body)
             if latencies is not None:
                 latencies.append(time.perf_counter() - t0)
             assert status == 200, out
             acknowledged.append(nonce)
-            item = out["next"]
 
 
 @contextlib.contextmanager
