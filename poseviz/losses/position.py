@@ -63,7 +63,7 @@ def _joint_weights(
     weights: torch.Tensor | Sequence[float], like: torch.Tensor, fn: str
 ) -> torch.Tensor:
     w = torch.as_tensor(weights, dtype=like.dtype, device=like.device)
-    batch_shape = like.shape[:-1]  # (..., J)
+    batch_shape = like.shape[:-1]  # (..., J) of a (..., J, 3) pose
     try:
         ok = torch.broadcast_shapes(w.shape, batch_shape) == batch_shape
     except RuntimeError:
@@ -101,7 +101,7 @@ def weighted_mpjpe_loss(
     fn = "weighted_mpjpe_loss"
     check_reduction(reduction, fn)
     pred, target = check_pair(pred, target, fn)
-    w = _joint_weights(joint_weights, pred[..., 0], fn)
+    w = _joint_weights(joint_weights, pred, fn)
     return reduce((w * joint_errors(pred, target)).mean(-1), reduction)
 
 

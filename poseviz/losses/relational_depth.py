@@ -58,8 +58,8 @@ __all__ = [
 
 Implementation = Literal["chunked", "direct"]
 
-#: Elements of one ``(N, rows, L)`` block of the pair grid (2**22: 16 MB in float32).
-DEFAULT_MAX_CHUNK_ELEMENTS = 2**22
+#: Elements of one ``(N, rows, L)`` block of the pair grid (2**20: 4 MiB in float32).
+DEFAULT_MAX_CHUNK_ELEMENTS = 2**20
 
 
 def _accumulate_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -77,8 +77,8 @@ class _ChunkedPairwiseHinge(torch.autograd.Function):
         for start in range(0, L, rows):
             p_a = pred[:, start : start + rows, None]
             t_a = target[:, start : start + rows, None]
-            hinge = torch.relu(p_a - p_b)
-            hinge.masked_fill_(~(t_a < t_b), 0)
+            hinge = (p_a - p_b).clamp_min_(0)  # in place: forward runs without autograd
+            hinge.masked_fill_(t_a >= t_b, 0)
             out += hinge.sum((1, 2), dtype=out.dtype)
         ctx.save_for_backward(pred, target)
         ctx.rows = rows
@@ -95,11 +95,12 @@ class _ChunkedPairwiseHinge(torch.autograd.Function):
         for start in range(0, L, rows):
             p_a = pred[:, start : start + rows, None]
             t_a = target[:, start : start + rows, None]
-            # a in front in truth but predicted behind: +1 per pair (a is the minuend)
-            ahead = ((t_a < t_b) & (p_a > p_b)).sum(-1)
-            # a behind in truth but predicted in front: -1 per pair (a is the subtrahend)
-            behind = ((t_b < t_a) & (p_b > p_a)).sum(-1)
-            grad[:, start : start + rows] = (ahead - behind).to(pred.dtype)
+            # +1 per pair where a is in front in truth but predicted behind (a is the
+            # minuend), -1 where a is behind in truth but predicted in front (subtrahend).
+            # Counted in pred's dtype: summing a bool block would first copy it to int64.
+            count = ((t_a < t_b) & (p_a > p_b)).to(pred.dtype)
+            count.sub_(((t_b < t_a) & (p_b > p_a)).to(pred.dtype))
+            grad[:, start : start + rows] = count.sum(-1)
         return grad * grad_out[:, None], None, None
 
 
