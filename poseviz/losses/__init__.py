@@ -2,7 +2,9 @@
 
 Position (`poseviz.losses.position`): `mpjpe_loss`, `weighted_mpjpe_loss`, `velocity_loss`.
 DG-CNN (`poseviz.losses.dgcnn`, seed 000): `integral_2d_loss` (eq. 6),
-`focal_occlusion_loss` (eq. 7), `feature_net_loss` (eq. 8), `limb_joint_loss` (eq. 11).
+`focal_occlusion_loss` (eq. 7), `feature_net_loss` (eq. 8), `limb_joint_loss` (eq. 11),
+`psim_similarity_loss` (1 - PSIM+, on `poseviz.metrics.functional.psim_plus`),
+`lifting_net_loss` (eq. 12).
 RePOSE (`poseviz.losses.relational_depth`, seed 001): `spatial_depth_loss` (eq. 2),
 `temporal_depth_loss` (eq. 3), `repose_loss` (eq. 4).
 Lifting by Image (`poseviz.losses.lifting_by_image`, seed 004): `mse_pose_loss` (eq. 3).
@@ -36,11 +38,15 @@ from poseviz.losses.dgcnn import (
     FeatureNetLoss,
     FocalOcclusionLoss,
     Integral2DLoss,
+    LiftingNetLoss,
     LimbJointLoss,
+    PSIMSimilarityLoss,
     feature_net_loss,
     focal_occlusion_loss,
     integral_2d_loss,
+    lifting_net_loss,
     limb_joint_loss,
+    psim_similarity_loss,
 )
 from poseviz.losses.gla_gcn import (
     GlobalSequenceLoss,
@@ -73,6 +79,7 @@ __all__ = [
     "FocalOcclusionLoss",
     "GlobalSequenceLoss",
     "Integral2DLoss",
+    "LiftingNetLoss",
     "LimbJointLoss",
     "LocalPoseLoss",
     "LossResult",
@@ -80,6 +87,7 @@ __all__ = [
     "LossStage",
     "MPJPELoss",
     "MSEPoseLoss",
+    "PSIMSimilarityLoss",
     "RePOSELoss",
     "SpatialDepthLoss",
     "TemporalDepthLoss",
@@ -94,11 +102,13 @@ __all__ = [
     "global_sequence_loss",
     "integral_2d_loss",
     "lifting_by_image_stages",
+    "lifting_net_loss",
     "limb_joint_loss",
     "list_losses",
     "local_pose_loss",
     "mpjpe_loss",
     "mse_pose_loss",
+    "psim_similarity_loss",
     "register_loss",
     "repose_loss",
     "spatial_depth_loss",

@@ -12,14 +12,14 @@ come from. A *reference* is ``"output.<field>"`` (an attribute or key of the mod
     integral_2d       output.aux.heatmaps          batch.keypoints_2d_heatmap   DG-CNN eq. 6
     focal_occlusion   output.aux.occlusion_logits  batch.occlusion              DG-CNN eq. 7
     limb_joint        output.pose_3d               batch.pose_3d                DG-CNN eq. 11
+    psim_similarity   output.pose_3d               batch.pose_3d                1 - PSIM+ (eq. 12)
     repose_spatial    output.pose_3d               batch.pose_3d                RePOSE eq. 2
     repose_temporal   output.pose_3d               batch.pose_3d                RePOSE eq. 3
     mse_pose          output.pose_3d               batch.pose_3d                LbI eq. 3
     gla_global        output.aux.sequence_3d       batch.pose_3d_sequence       GLA-GCN eq. 4
     gla_local         output.pose_3d               batch.pose_3d                GLA-GCN eq. 8
 
-(`list_losses()` gives the current list; ``psim_similarity`` joins it with the metrics'
-PSIM+.) A training config combines any of them with any model in one line::
+(`list_losses()` gives the current list.) A training config combines any of them with any model in one line::
 
     criterion = build_loss({"mpjpe": 1.0, "repose_spatial": 20.0, "repose_temporal": 20.0})
     result = criterion(model(batch["keypoints_2d"]), batch)
@@ -55,7 +55,12 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from poseviz.losses.dgcnn import FocalOcclusionLoss, Integral2DLoss, LimbJointLoss
+from poseviz.losses.dgcnn import (
+    FocalOcclusionLoss,
+    Integral2DLoss,
+    LimbJointLoss,
+    PSIMSimilarityLoss,
+)
 from poseviz.losses.gla_gcn import GlobalSequenceLoss, LocalPoseLoss
 from poseviz.losses.lifting_by_image import MSEPoseLoss
 from poseviz.losses.position import MPJPELoss, VelocityLoss, WeightedMPJPELoss
@@ -156,6 +161,7 @@ for _name, _cls, _pred, _target, _desc in [
     ("integral_2d", Integral2DLoss, "output.aux.heatmaps", "batch.keypoints_2d_heatmap", "DG-CNN eq. 6"),
     ("focal_occlusion", FocalOcclusionLoss, "output.aux.occlusion_logits", "batch.occlusion", "DG-CNN eq. 7"),
     ("limb_joint", LimbJointLoss, "output.pose_3d", "batch.pose_3d", "DG-CNN eq. 11"),
+    ("psim_similarity", PSIMSimilarityLoss, "output.pose_3d", "batch.pose_3d", "1 - PSIM+ (DG-CNN eq. 12 L_sim)"),
     ("repose_spatial", SpatialDepthLoss, "output.pose_3d", "batch.pose_3d", "RePOSE eq. 2"),
     ("repose_temporal", TemporalDepthLoss, "output.pose_3d", "batch.pose_3d", "RePOSE eq. 3"),
     ("mse_pose", MSEPoseLoss, "output.pose_3d", "batch.pose_3d", "Lifting by Image eq. 3"),

@@ -32,17 +32,22 @@ from poseviz.losses._validation import (
     reduce,
 )
 from poseviz.losses.position import joint_errors
+from poseviz.metrics.functional.psim import psim_plus  # contract: functional.** is allowed
 from poseviz.skeleton import Skeleton, get_skeleton
 
 __all__ = [
     "FeatureNetLoss",
     "FocalOcclusionLoss",
     "Integral2DLoss",
+    "LiftingNetLoss",
     "LimbJointLoss",
+    "PSIMSimilarityLoss",
     "feature_net_loss",
     "focal_occlusion_loss",
     "integral_2d_loss",
+    "lifting_net_loss",
     "limb_joint_loss",
+    "psim_similarity_loss",
 ]
 
 
@@ -204,6 +209,83 @@ def limb_joint_loss(
     return reduce(limb + joint, reduction)
 
 
+def psim_similarity_loss(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    weights: tuple[float, float, float] = (0.6, 0.15, 0.25),
+    temporal: bool = False,
+    window: int | None = None,
+    variant: str = "literal",
+    skeleton: str | Skeleton = "h36m17",
+    reduction: Reduction = "mean",
+) -> torch.Tensor:
+    """DG-CNN's similarity loss (§4.3, eq. 12's ``L_sim``): ``L_sim = 1 - PSIM+(Y^GT, Y)``,
+    computed by the metrics' differentiable `poseviz.metrics.functional.psim_plus` with the
+    ground truth as reference (PSIM+ eq. 4; eq. 5 when ``temporal``).
+
+    The sensitive-joint set of eq. 3 is a hard selection, so gradients flow through the
+    selected joints' positions, not through the choice of joints.
+
+    Args:
+        pred, target: ``(..., J, 3)`` poses in metres, or ``(..., T, J, 3)`` sequences when
+            ``temporal``; target must be finite.
+        weights: PSIM+ component weights ``(w_p, w_s, w_v)``, default ``(0.6, 0.15, 0.25)``
+            (§5.2; Table 4 ablates them).
+        temporal, window, variant: passed to `psim_plus` (temporal pooling of eq. 5 and its
+            window in frames; ``"literal"`` or ``"per_joint"`` similarities).
+        skeleton: layout with the five body parts (``"h36m17"``).
+        reduction: ``"none"`` -> ``(...)`` per pose (per sequence when temporal);
+            ``"mean"``/``"sum"`` -> scalar.
+
+    Returns:
+        Dimensionless, 0 for a perfect prediction.
+    """
+    fn = "psim_similarity_loss"
+    check_reduction(reduction, fn)
+    layout = "(..., T, J, 3)" if temporal else "(..., J, 3)"
+    pred, target = check_pair(pred, target, fn, layout=layout, min_ndim=3 if temporal else 2)
+    result = psim_plus(
+        target,
+        pred,
+        weights=weights,
+        temporal=temporal,
+        window=window,
+        variant=variant,
+        layout=_as_skeleton(skeleton),
+    )
+    return reduce(1 - result.score, reduction)
+
+
+def lifting_net_loss(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    w_3d: float = 0.1,
+    w_sim: float = 0.9,
+    psim_weights: tuple[float, float, float] = (0.6, 0.15, 0.25),
+    skeleton: str | Skeleton = "h36m17",
+) -> torch.Tensor:
+    """Lifting-Net's objective, DG-CNN eq. 12: ``L_Lift = w_3D L_3D + w_sim L_sim`` with the
+    paper's ``w_3D = 0.1``, ``w_sim = 0.9`` (§5.2): `limb_joint_loss` (eq. 11) plus
+    `psim_similarity_loss`, both batch means over poses.
+
+    Args:
+        pred, target: ``(..., J, 3)`` root-relative joints in metres; target must be finite.
+        w_3d, w_sim: non-negative weights; psim_weights: ``(w_p, w_s, w_v)`` of PSIM+.
+        skeleton: layout (limbs of eq. 11 and body parts of PSIM+).
+
+    Returns:
+        Scalar (square metres and dimensionless similarity, mixed as the paper does).
+    """
+    fn = "lifting_net_loss"
+    w_3d = check_weight(w_3d, "w_3d", fn)
+    w_sim = check_weight(w_sim, "w_sim", fn)
+    return w_3d * limb_joint_loss(pred, target, skeleton=skeleton) + w_sim * (
+        psim_similarity_loss(pred, target, weights=psim_weights, skeleton=skeleton)
+    )
+
+
 class Integral2DLoss(nn.Module):
     """`integral_2d_loss` (DG-CNN eq. 6) as a module: ``forward(heatmaps (..., K, H, W),
     target (..., K, 2))``."""
@@ -288,3 +370,66 @@ class LimbJointLoss(nn.Module):
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return limb_joint_loss(pred, target, skeleton=self.skeleton, reduction=self.reduction)
+
+
+class PSIMSimilarityLoss(nn.Module):
+    """`psim_similarity_loss` (``1 - PSIM+``) as a module: ``forward(pred, target)``,
+    ``(..., J, 3)`` metres (``(..., T, J, 3)`` when ``temporal``)."""
+
+    def __init__(
+        self,
+        *,
+        weights: tuple[float, float, float] = (0.6, 0.15, 0.25),
+        temporal: bool = False,
+        window: int | None = None,
+        variant: str = "literal",
+        skeleton: str | Skeleton = "h36m17",
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__()
+        check_reduction(reduction, type(self).__name__)
+        self.weights = tuple(float(w) for w in weights)
+        self.temporal, self.window, self.variant = bool(temporal), window, variant
+        self.skeleton = _as_skeleton(skeleton)
+        self.reduction = reduction
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return psim_similarity_loss(
+            pred,
+            target,
+            weights=self.weights,
+            temporal=self.temporal,
+            window=self.window,
+            variant=self.variant,
+            skeleton=self.skeleton,
+            reduction=self.reduction,
+        )
+
+
+class LiftingNetLoss(nn.Module):
+    """`lifting_net_loss` (DG-CNN eq. 12) as a module: ``forward(pred, target)``,
+    ``(..., J, 3)`` metres."""
+
+    def __init__(
+        self,
+        *,
+        w_3d: float = 0.1,
+        w_sim: float = 0.9,
+        psim_weights: tuple[float, float, float] = (0.6, 0.15, 0.25),
+        skeleton: str | Skeleton = "h36m17",
+    ) -> None:
+        super().__init__()
+        self.w_3d = check_weight(w_3d, "w_3d", type(self).__name__)
+        self.w_sim = check_weight(w_sim, "w_sim", type(self).__name__)
+        self.psim_weights = tuple(float(w) for w in psim_weights)
+        self.skeleton = _as_skeleton(skeleton)
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return lifting_net_loss(
+            pred,
+            target,
+            w_3d=self.w_3d,
+            w_sim=self.w_sim,
+            psim_weights=self.psim_weights,
+            skeleton=self.skeleton,
+        )

@@ -170,3 +170,68 @@ def algorithm2_temporal(x, gt):
     C, D = _process(x, T, -1), _process(x, T, -2)
     comp1 = (C - D) * (A < B)
     return torch.mean(torch.maximum(comp1, torch.zeros_like(C)))
+
+
+# PSIM+ (seed 000 §3), literal form, from the paper's equations and DESIGN.md's body parts
+BODY_PARTS = [
+    (8, [11, 12, 13]),
+    (8, [14, 15, 16]),
+    (0, [4, 5, 6]),
+    (0, [1, 2, 3]),
+    (0, [7, 8, 9, 10]),
+]
+
+
+def _sim(a: list[float], b: list[float]) -> float:
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
+    den = sum(x * x for x in a) + sum(y * y for y in b)
+    return 1.0 if den == 0 else 2 * dot / den
+
+
+def psim_plus_frame(R, T, w=(0.6, 0.15, 0.25)) -> float:
+    """Spatial PSIM+ (eq. 4) of one (J, 3) pose pair; R reference, T target."""
+    J = len(R)
+    r = [[float(R[j][c]) - float(R[0][c]) for c in range(3)] for j in range(J)]
+    t = [[float(T[j][c]) - float(T[0][c]) for c in range(3)] for j in range(J)]
+    P = _sim([v for j in r for v in j], [v for j in t for v in j])  # eq. 1
+    sr, st = [], []
+    for origin, joints in BODY_PARTS:  # eq. 2: hop vectors / first hop length
+        for pose, out in ((R, sr), (T, st)):
+            hops = [[float(pose[j][c]) - float(pose[origin][c]) for c in range(3)] for j in joints]
+            u = math.sqrt(sum(v * v for v in hops[0]))
+            out.extend(v / u for h in hops for v in h)
+    S = _sim(sr, st)
+    errors = [dist(r[j], t[j]) for j in range(J)]  # eq. 3: joints with error >= MPJPE
+    delta = sum(errors) / J
+    sens = [j for j in range(J) if errors[j] >= delta]
+    V = _sim([v for j in sens for v in r[j]], [v for j in sens for v in t[j]])
+    return w[0] * P + w[1] * S + w[2] * V
+
+
+def psim_plus_sequence(R, T, window: int, w=(0.6, 0.15, 0.25)) -> float:
+    """Temporal PSIM+ (eq. 5) of one (T, J, 3) pair, windows truncated at the edges."""
+    n, J = len(R), len(R[0])
+    rel = [
+        [
+            [[float(X[f][j][c]) - float(X[f][0][c]) for c in range(3)] for j in range(J)]
+            for f in range(n)
+        ]
+        for X in (R, T)
+    ]
+    h = window // 2
+    total = 0.0
+    for f in range(n):
+        Z = range(max(0, f - h), min(n - 1, f + h) + 1)
+        means = [
+            [[sum(X[z][j][c] for z in Z) / len(Z) for c in range(3)] for j in range(J)] for X in rel
+        ]
+        drift = 0.0
+        for z in Z:
+            diff = [
+                (rel[0][z][j][c] - means[0][j][c]) - (rel[1][z][j][c] - means[1][j][c])
+                for j in range(J)
+                for c in range(3)
+            ]
+            drift += math.sqrt(sum(d * d for d in diff))
+        total += (1 - drift / len(Z)) * psim_plus_frame(R[f], T[f], w)
+    return total / n
