@@ -193,3 +193,26 @@ def test_peak_memory_at_16x243x17_is_linear():
     assert chunked["loss"] == pytest.approx(direct["loss"], rel=1e-5)
     assert chunked["peak_mib"] < 80
     assert direct["peak_mib"] > 2 * chunked["peak_mib"]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_chunked_equals_direct_and_peak_memory():
+    torch.manual_seed(0)
+    g = torch.randn(16, 243, 17, 3, device="cuda")
+    p = (g + 0.1 * torch.randn_like(g)).requires_grad_()
+    peaks = {}
+    values = {}
+    for impl in ("chunked", "direct"):
+        p.grad = None
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        start = torch.cuda.memory_allocated()
+        loss = temporal_depth_loss(p, g, implementation=impl)
+        loss.backward()
+        torch.cuda.synchronize()
+        peaks[impl] = (torch.cuda.max_memory_allocated() - start) / 2**20
+        values[impl] = (loss.item(), p.grad.clone())
+    print(f"\nCUDA peak MiB: {peaks}")
+    assert values["chunked"][0] == pytest.approx(values["direct"][0], rel=1e-5)
+    torch.testing.assert_close(values["chunked"][1], values["direct"][1])
+    assert peaks["chunked"] < 64 < peaks["direct"]
