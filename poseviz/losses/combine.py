@@ -19,7 +19,15 @@ come from. A *reference* is ``"output.<field>"`` (an attribute or key of the mod
     gla_global        output.aux.sequence_3d       batch.pose_3d_sequence       GLA-GCN eq. 4
     gla_local         output.pose_3d               batch.pose_3d                GLA-GCN eq. 8
 
-(`list_losses()` gives the current list.) A training config combines any of them with any model in one line::
+(`list_losses()` gives the current list.) Keys beyond the brief's batch contract, which
+the data pipeline or the model must provide for the losses that read them:
+``batch.keypoints_2d_heatmap`` ``(B, K, 2)`` ground-truth 2D in heatmap pixels,
+``batch.pose_3d_sequence`` ``(B, T, J, 3)`` the whole clip's 3D for a centre-frame model,
+``output.aux.heatmaps`` ``(B, K, H, W)`` and ``output.aux.sequence_3d`` ``(B, T, J, 3)``.
+Any reference can be re-pointed per term (below). ``repose_temporal`` on a centre-frame
+output (``T_out = 1``) has no frame pairs and is 0: point it at a sequence output.
+
+A training config combines any of them with any model in one line::
 
     criterion = build_loss({"mpjpe": 1.0, "repose_spatial": 20.0, "repose_temporal": 20.0})
     result = criterion(model(batch["keypoints_2d"]), batch)
