@@ -14,6 +14,7 @@ from poseviz.geometry.camera import (
     undistort,
     world_to_camera,
 )
+from poseviz.geometry.heatmaps import soft_argmax_2d
 from poseviz.geometry.procrustes import procrustes_align, scale_align
 from poseviz.geometry.rotations import (
     axis_angle_to_matrix,
@@ -39,6 +40,7 @@ __all__ = [
     "quaternion_wxyz_to_matrix",
     "reprojection_error",
     "scale_align",
+    "soft_argmax_2d",
     "triangulate",
     "undistort",
     "world_to_camera",
