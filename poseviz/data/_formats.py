@@ -254,3 +254,40 @@ def markers_to_layout(
         "joints (pass raw=True to keep the markers as they are)",
         f"{list(names)[:12]}{' ...' if len(names) > 12 else ''}",
     )
+
+
+def fit_intrinsics(
+    points_cam: np.ndarray, pixels: np.ndarray, path: str | Path = "", what: str = "camera"
+) -> tuple[float, float, float, float]:
+    """Least-squares pinhole intrinsics ``(fx, fy, cx, cy)`` from camera-frame points.
+
+    Solves ``u = fx X/Z + cx`` and ``v = fy Y/Z + cy`` over all finite correspondences
+    (``(..., 3)`` metres or any unit, ``(..., 2)`` pixels); used where a dataset publishes
+    2D and camera-frame 3D annotations but not the intrinsics. Needs points in front of
+    the camera spread over the image.
+    """
+    X = np.asarray(points_cam, dtype=np.float64).reshape(-1, 3)
+    uv = np.asarray(pixels, dtype=np.float64).reshape(-1, 2)
+    ok = np.isfinite(X).all(1) & np.isfinite(uv).all(1) & (X[:, 2] > 1e-9)
+    if ok.sum() < 3:
+        raise FormatError(
+            path,
+            what,
+            "at least 3 valid 2D/3D correspondences to fit intrinsics",
+            f"{int(ok.sum())}",
+        )
+    X, uv = X[ok], uv[ok]
+    out = []
+    for axis in (0, 1):
+        A = np.stack([X[:, axis] / X[:, 2], np.ones(len(X))], axis=1)
+        (f, c), *_ = np.linalg.lstsq(A, uv[:, axis], rcond=None)
+        out.append((f, c))
+    (fx, cx), (fy, cy) = out
+    if not (fx > 0 and fy > 0):
+        raise FormatError(
+            path,
+            what,
+            "2D/3D annotations that fit a camera with positive focal lengths",
+            f"fx={fx:.4g}, fy={fy:.4g}",
+        )
+    return float(fx), float(fy), float(cx), float(cy)

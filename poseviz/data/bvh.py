@@ -300,35 +300,46 @@ def bvh_forward_kinematics(
     if values is None:
         values = np.zeros((1, sk.num_channels))
     T, J = values.shape[0], len(sk.names)
-    pos = np.zeros((T, J, 3))
-    rot = np.zeros((T, J, 3, 3))
+    # Per joint: translation (offset + position channels) and rotation channels.
+    local_t = np.broadcast_to(np.asarray(sk.offsets, dtype=np.float64), (T, J, 3)).copy()
+    rot_channels: list[tuple[str, list[int]]] = []
     col = 0
     for j in range(J):
-        chans = [c.lower() for c in sk.channels[j]]
-        local_t = np.broadcast_to(np.asarray(sk.offsets[j], dtype=np.float64), (T, 3)).copy()
-        angles, order = [], ""
-        for c in chans:
-            if c.endswith("position"):
-                local_t[:, "xyz".index(c[0])] += values[:, col]
+        order, cols = "", []
+        for c in sk.channels[j]:
+            if c.lower().endswith("position"):
+                local_t[:, j, "xyz".index(c[0].lower())] += values[:, col]
             else:
-                angles.append(values[:, col])
                 order += c[0].upper()
+                cols.append(col)
             col += 1
+        rot_channels.append((order, cols))
+    # Local rotations, one euler_to_matrix call per channel order (joints batched).
+    local_r = np.broadcast_to(np.eye(3), (T, J, 3, 3)).copy()
+    by_order: dict[str, list[int]] = {}
+    for j, (order, _) in enumerate(rot_channels):
         if len(order) == 3:
-            local_r = euler_to_matrix(np.stack(angles, axis=-1), order, degrees=True)
-        else:  # fewer or more than three rotation channels: compose them one by one
-            local_r = np.broadcast_to(np.eye(3), (T, 3, 3))
-            for a, axis in zip(angles, order, strict=True):
-                padded = np.stack([a, np.zeros(T), np.zeros(T)], axis=-1)
+            by_order.setdefault(order, []).append(j)
+    for order, joints in by_order.items():
+        angles = np.stack([values[:, rot_channels[j][1]] for j in joints], axis=1)  # (T, n, 3)
+        local_r[:, joints] = euler_to_matrix(angles, order, degrees=True)
+    for j, (order, cols) in enumerate(rot_channels):
+        if order and len(order) != 3:  # fewer or more than three: compose one by one
+            for c, axis in zip(cols, order, strict=True):
+                padded = np.zeros((T, 3))
+                padded[:, 0] = values[:, c]
                 others = "".join(x for x in "XYZ" if x != axis)
-                local_r = local_r @ euler_to_matrix(padded, axis + others, degrees=True)
+                local_r[:, j] = local_r[:, j] @ euler_to_matrix(padded, axis + others)
+    pos = np.zeros((T, J, 3))
+    rot = np.zeros((T, J, 3, 3))
+    for j in range(J):
         p = sk.parents[j]
         if p < 0:
-            rot[:, j] = local_r
-            pos[:, j] = local_t
+            rot[:, j] = local_r[:, j]
+            pos[:, j] = local_t[:, j]
         else:
-            rot[:, j] = rot[:, p] @ local_r
-            pos[:, j] = pos[:, p] + np.einsum("tij,tj->ti", rot[:, p], local_t)
+            rot[:, j] = rot[:, p] @ local_r[:, j]
+            pos[:, j] = pos[:, p] + np.einsum("tij,tj->ti", rot[:, p], local_t[:, j])
     return pos, rot
 
 
