@@ -55,9 +55,10 @@ JointMap = Mapping[str, Sequence[PointRef]]
 
 # CMU "Daz-friendly" rig (centimetres, Y up, T-pose rest). pelvis = midpoint of the two hip
 # joints (thighs); spine = midpoint of abdomen and chest (halfway up the trunk); thorax =
-# neck joint (base of the neck, at shoulder height); neck_nose = a point 4 cm above and
-# 4 cm in front of the head joint (the skull base), about at the chin; head = 12 cm above
-# the head joint (the centre of the skull; the eyes sit 8 cm above it).
+# neck joint (base of the neck, at shoulder height); neck_nose = head joint (the top of the
+# neck, at the skull base); head = 12 cm above the head joint in its frame (the centre of
+# the skull; the eyes sit 8 cm above the head joint). A point in front of the head joint
+# would come within 3 cm of the neck in the clips' extreme head flexions.
 CMU_DAZ_MAP: JointMap = {
     "pelvis": ("rThigh", "lThigh"),
     "r_hip": ("rThigh",),
@@ -68,7 +69,7 @@ CMU_DAZ_MAP: JointMap = {
     "l_ankle": ("lFoot",),
     "spine": ("abdomen", "chest"),
     "thorax": ("neck",),
-    "neck_nose": (("head", (0.0, 4.0, 4.0)),),
+    "neck_nose": ("head",),
     "head": (("head", (0.0, 12.0, 0.0)),),
     "l_shoulder": ("lShldr",),
     "l_elbow": ("lForeArm",),
