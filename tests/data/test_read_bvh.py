@@ -206,8 +206,9 @@ def _check_cmu(path: Path) -> None:
         ("l_wrist", "r_wrist"),
     ):
         assert np.abs(lengths[left] - lengths[right]).max() < 0.03
-    # Standing on the floor (Y up, centimetres -> metres): ankles near the ground, head high.
-    assert np.nanmedian(seq.joints_3d[:, 10, 1] - seq.joints_3d[:, 3, 1]) > 1.2
+    # Y up and metres: the head is typically ~1 m or more above the ankle (crouching
+    # martial-arts clips included).
+    assert np.nanmedian(seq.joints_3d[:, 10, 1] - seq.joints_3d[:, 3, 1]) > 0.9
 
 
 def test_cmu_bvh_subset_loads_to_h36m17(shared_data):
