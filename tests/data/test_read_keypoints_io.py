@@ -16,9 +16,21 @@ from poseviz.skeleton import convert
 def test_2d_keypoints_round_trip(tmp_path, rng, suffix):
     pts = rng.uniform(0, 640, (8, 17, 2))
     conf = rng.uniform(0, 1, (8, 17))
-    path = write_keypoints(tmp_path / f"clip{suffix}", pts, "coco17", confidence=conf, fps=25, extra={"camera": "front"})
+    path = write_keypoints(
+        tmp_path / f"clip{suffix}",
+        pts,
+        "coco17",
+        confidence=conf,
+        fps=25,
+        extra={"camera": "front"},
+    )
     s = load(path)[0]
-    assert s.skeleton == "h36m17" and s.fps == 25.0 and s.camera_ids == ["front"] and s.joints_3d is None
+    assert (
+        s.skeleton == "h36m17"
+        and s.fps == 25.0
+        and s.camera_ids == ["front"]
+        and s.joints_3d is None
+    )
     want, want_conf = convert(pts, "coco17", conf)
     np.testing.assert_allclose(s.joints_2d["front"], want, atol=1e-6)
     np.testing.assert_allclose(s.confidence["front"], want_conf, atol=1e-6)
@@ -50,8 +62,14 @@ def test_csv_layout_inferred_from_columns_and_gaps(tmp_path, rng):
 @pytest.mark.parametrize(
     "edit, message",
     [
-        (lambda t: t.replace("# layout: coco17\n", "").replace("nose_", "snout_"), "declared layout"),
-        (lambda t: t.rsplit("\n", 2)[0] + "\n" + t.rsplit("\n", 2)[1].rsplit(",", 3)[0] + "\n", "line 9: expected 35 cells"),
+        (
+            lambda t: t.replace("# layout: coco17\n", "").replace("nose_", "snout_"),
+            "declared layout",
+        ),
+        (
+            lambda t: t.rsplit("\n", 2)[0] + "\n" + t.rsplit("\n", 2)[1].rsplit(",", 3)[0] + "\n",
+            "line 9: expected 35 cells",
+        ),
         (lambda t: t.replace(",nose_y", ",nose_q"), "'nose_y'"),
         (lambda t: t.replace("\n3,", "\nthree,"), "numbers"),
     ],
@@ -71,7 +89,12 @@ def test_malformed_npz_keypoints(tmp_path, rng):
     np.savez(tmp_path / "b.npz", keypoints=rng.uniform(size=(4, 17, 2)))
     with pytest.raises(FormatError, match="b.npz: layout"):
         load(tmp_path / "b.npz")
-    np.savez(tmp_path / "c.npz", keypoints=rng.uniform(size=(4, 17, 2)), layout="coco17", confidence=np.full((4, 17), 3.0))
+    np.savez(
+        tmp_path / "c.npz",
+        keypoints=rng.uniform(size=(4, 17, 2)),
+        layout="coco17",
+        confidence=np.full((4, 17), 3.0),
+    )
     with pytest.raises(FormatError, match=r"confidence: expected values in \[0, 1\]"):
         load(tmp_path / "c.npz")
     np.savez(tmp_path / "d.npz", keypoints=rng.uniform(size=(40, 17, 2)), layout="coco17")
@@ -83,7 +106,9 @@ def test_malformed_npz_keypoints(tmp_path, rng):
 
 
 def test_detection_by_extension_and_content(tmp_path):
-    (tmp_path / "motion.txt").write_text(json.dumps({"Loop": "wrap", "Frames": [[0.03] + [0.0] * 43]}))
+    (tmp_path / "motion.txt").write_text(
+        json.dumps({"Loop": "wrap", "Frames": [[0.03] + [0.0] * 43]})
+    )
     assert detect_format(tmp_path / "motion.txt") == "deepmimic"
     (tmp_path / "noext").write_text("HIERARCHY\nROOT a\n")
     assert detect_format(tmp_path / "noext") == "bvh"
@@ -99,12 +124,24 @@ def test_detection_by_extension_and_content(tmp_path):
         load(tmp_path / "other.npz")
     with pytest.raises(FileNotFoundError):
         load(tmp_path / "missing.bvh")
-    assert set(FORMATS) >= {"h36m", "motionbert", "mpi_inf_3dhp", "c3d", "bvh", "trc", "keypoints", "pose2sim", "deepmimic"}
+    assert set(FORMATS) >= {
+        "h36m",
+        "motionbert",
+        "mpi_inf_3dhp",
+        "c3d",
+        "bvh",
+        "trc",
+        "keypoints",
+        "pose2sim",
+        "deepmimic",
+    }
 
 
 def test_unknown_option_and_format(tmp_path, rng):
     path = write_keypoints(tmp_path / "k.npz", rng.uniform(size=(3, 17, 3)), "h36m17")
-    with pytest.raises(ValueError, match=r"option\(s\) \['colour'\] not understood by the 'keypoints' reader"):
+    with pytest.raises(
+        ValueError, match=r"option\(s\) \['colour'\] not understood by the 'keypoints' reader"
+    ):
         load(path, colour="red")
     with pytest.raises(ValueError, match="unknown format 'fbx'"):
         load(path, format="fbx")

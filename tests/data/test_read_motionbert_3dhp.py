@@ -39,13 +39,19 @@ def test_motionbert_round_trip(tmp_path, rng):
     path = tmp_path / "h36m_sh_conf_cam_source_final.pkl"
     path.write_bytes(pickle.dumps(data))
     seqs = load(path)
-    assert [s.name for s in seqs] == ["train/" + train_src[0], "train/" + train_src[5], "test/" + test_src[0]]
+    assert [s.name for s in seqs] == [
+        "train/" + train_src[0],
+        "train/" + train_src[5],
+        "test/" + test_src[0],
+    ]
     a, b, c = seqs
     assert (a.subject, a.action, a.num_frames) == ("S1", "Directions 1", 5)
     assert (b.action, b.camera_ids) == ("Walking 2", ["58860488"])
     assert (c.subject, c.action, c.camera_ids) == ("S9", "walking", ["55011271"])
     tr = data["train"]
-    np.testing.assert_allclose(a.joints_3d, tr["joint3d_image"][:5] * tr["2.5d_factor"][:5, None, None] / 1000, rtol=1e-6)
+    np.testing.assert_allclose(
+        a.joints_3d, tr["joint3d_image"][:5] * tr["2.5d_factor"][:5, None, None] / 1000, rtol=1e-6
+    )
     np.testing.assert_allclose(b.joints_2d["58860488"], tr["joint_2d"][5:])
     np.testing.assert_allclose(b.confidence["58860488"], tr["confidence"][5:, :, 0])
     assert a.cameras["54138969"].height == 1002 and b.cameras["58860488"].height == 1000
@@ -57,9 +63,18 @@ def test_motionbert_round_trip(tmp_path, rng):
     [
         (lambda d: d.pop("test"), r"\['test'\]: expected a split dict"),
         (lambda d: d["train"].pop("2.5d_factor"), r"\['2.5d_factor'\].*no such key"),
-        (lambda d: d["train"].__setitem__("joint3d_image", np.zeros((9, 16, 3))), r"joint3d_image'\]: expected shape \(9, 17, 3\)"),
-        (lambda d: d["train"]["joint_2d"].__setitem__((slice(2, 4), 0, 0), np.nan), r"joint_2d'\]: expected finite values, got NaN or inf at frame 2"),
-        (lambda d: d["train"]["camera_name"].__setitem__(1, "60457274"), "one camera per source clip"),
+        (
+            lambda d: d["train"].__setitem__("joint3d_image", np.zeros((9, 16, 3))),
+            r"joint3d_image'\]: expected shape \(9, 17, 3\)",
+        ),
+        (
+            lambda d: d["train"]["joint_2d"].__setitem__((slice(2, 4), 0, 0), np.nan),
+            r"joint_2d'\]: expected finite values, got NaN or inf at frame 2",
+        ),
+        (
+            lambda d: d["train"]["camera_name"].__setitem__(1, "60457274"),
+            "one camera per source clip",
+        ),
     ],
 )
 def test_motionbert_malformed(tmp_path, rng, mutate, message):
@@ -80,9 +95,11 @@ def test_motionbert_malformed(tmp_path, rng, mutate, message):
 
 def _write_3dhp(folder, rng, T=40, matlab_order=True):
     folder.mkdir(parents=True)
-    cam = (rng.normal(size=(T, 17, 3)) * 300 + [0, 0, 4000])  # camera frame, mm
+    cam = rng.normal(size=(T, 17, 3)) * 300 + [0, 0, 4000]  # camera frame, mm
     f, c = (1500.0, 1490.0), (1024.0, 1020.0)
-    uv = np.stack([f[0] * cam[..., 0] / cam[..., 2] + c[0], f[1] * cam[..., 1] / cam[..., 2] + c[1]], -1)
+    uv = np.stack(
+        [f[0] * cam[..., 0] / cam[..., 2] + c[0], f[1] * cam[..., 1] / cam[..., 2] + c[1]], -1
+    )
     valid = np.ones(T)
     valid[3:6] = 0
     activity = np.repeat([1, 3, 1, 6], T // 4)
@@ -92,7 +109,13 @@ def _write_3dhp(folder, rng, T=40, matlab_order=True):
 
     scipy.io.savemat(
         folder / "annot_data.mat",
-        {"annot2": mat(uv), "annot3": mat(cam), "univ_annot3": mat(cam * 0.9), "valid_frame": valid[None], "activity_annotation": activity[None]},
+        {
+            "annot2": mat(uv),
+            "annot3": mat(cam),
+            "univ_annot3": mat(cam * 0.9),
+            "valid_frame": valid[None],
+            "activity_annotation": activity[None],
+        },
     )
     return cam, uv, f, c
 
@@ -109,7 +132,9 @@ def test_3dhp_round_trip(tmp_path, rng, matlab_order):
     expected = convert(cam * 0.9 / 1000, "mpi_inf_3dhp17")
     np.testing.assert_allclose(s.joints_3d[6:], expected[6:], atol=1e-9)
     assert np.isnan(s.joints_3d[3:6]).all() and np.isnan(s.joints_2d["cam0"][3:6]).all()
-    raw = load(tmp_path / "TS2" / "annot_data.mat", raw=True, annotation="annot3", keep_invalid=True)[0]
+    raw = load(
+        tmp_path / "TS2" / "annot_data.mat", raw=True, annotation="annot3", keep_invalid=True
+    )[0]
     assert raw.skeleton == "mpi_inf_3dhp17"
     np.testing.assert_allclose(raw.joints_3d, cam / 1000)
     pelvis = get_skeleton("mpi_inf_3dhp17").index("pelvis")
@@ -121,12 +146,16 @@ def test_3dhp_malformed_and_v73(tmp_path, rng, monkeypatch):
     _write_3dhp(folder, rng)
     data = scipy.io.loadmat(folder / "annot_data.mat")
     del data["valid_frame"]
-    scipy.io.savemat(tmp_path / "novalid.mat", {k: v for k, v in data.items() if not k.startswith("__")})
+    scipy.io.savemat(
+        tmp_path / "novalid.mat", {k: v for k, v in data.items() if not k.startswith("__")}
+    )
     with pytest.raises(FormatError, match="novalid.mat: valid_frame"):
         load(tmp_path / "novalid.mat", image_size=(10, 10))
     data = scipy.io.loadmat(folder / "annot_data.mat")
     data["annot2"] = data["annot2"][:, :16]
-    scipy.io.savemat(tmp_path / "bad.mat", {k: v for k, v in data.items() if not k.startswith("__")})
+    scipy.io.savemat(
+        tmp_path / "bad.mat", {k: v for k, v in data.items() if not k.startswith("__")}
+    )
     with pytest.raises(FormatError, match=r"bad.mat: annot2: expected \(n, 1, 17, 2\)"):
         load(tmp_path / "bad.mat", image_size=(10, 10))
     cut = tmp_path / "cut.mat"
@@ -135,7 +164,11 @@ def test_3dhp_malformed_and_v73(tmp_path, rng, monkeypatch):
         load(cut, image_size=(10, 10))
     # A MATLAB v7.3 (HDF5) file without h5py: a clear message saying what to install.
     v73 = tmp_path / "v73.mat"
-    v73.write_bytes(b"MATLAB 7.3 MAT-file, Platform: GLNXA64".ljust(512, b" ") + b"\x89HDF\r\n\x1a\n" + bytes(64))
+    v73.write_bytes(
+        b"MATLAB 7.3 MAT-file, Platform: GLNXA64".ljust(512, b" ")
+        + b"\x89HDF\r\n\x1a\n"
+        + bytes(64)
+    )
     real_import = builtins.__import__
 
     def no_h5py(name, *args, **kwargs):
@@ -144,5 +177,7 @@ def test_3dhp_malformed_and_v73(tmp_path, rng, monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_h5py)
-    with pytest.raises(FormatError, match=r"v73.mat: file: .*MATLAB v7.3 \(HDF5\).*pip install h5py"):
+    with pytest.raises(
+        FormatError, match=r"v73.mat: file: .*MATLAB v7.3 \(HDF5\).*pip install h5py"
+    ):
         load(v73)
