@@ -104,23 +104,42 @@ def _sniff_text(path: Path) -> str | None:
     return None
 
 
+_DATA_SUFFIXES = (*_BY_SUFFIX, ".npz", ".txt", ".json")
+
+
+def _folder_format(path: Path) -> str | None:
+    if list(path.glob("calibration/*.qca.txt")) or list(path.glob("*.qca.txt")):
+        return "pose2sim"
+    if (path / "annot_data.mat").is_file():
+        return "mpi_inf_3dhp"
+    return None
+
+
+def _data_files(folder: Path) -> list[tuple[Path, str]]:
+    """Files under ``folder`` (recursively) whose format is recognised, sorted by path."""
+    found = []
+    for p in sorted(folder.rglob("*")):
+        if not p.is_file() or p.suffix.lower() not in _DATA_SUFFIXES:
+            continue
+        try:
+            found.append((p, detect_format(p)))
+        except FormatError:
+            if p.suffix.lower() not in (".txt", ".json"):  # text notes are not data
+                raise
+    return found
+
+
 def detect_format(path: str | Path) -> str:
-    """Name of the format of ``path`` (a file or a dataset folder); see the module table."""
+    """Name of the format of ``path`` (a file or a dataset folder); see the module table.
+
+    A folder that is neither a Pose2Sim project nor an MPI-INF-3DHP sequence reports
+    ``"folder"``: `load` then reads every recognised data file under it.
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
     if path.is_dir():
-        if list(path.glob("calibration/*.qca.txt")) or list(path.glob("*.qca.txt")):
-            return "pose2sim"
-        if (path / "annot_data.mat").is_file():
-            return "mpi_inf_3dhp"
-        raise FormatError(
-            path,
-            "folder",
-            "a Pose2Sim project (calibration/*.qca.txt) or an MPI-INF-3DHP test sequence "
-            "(annot_data.mat); pass a file or format=",
-            f"{sorted(p.name for p in path.iterdir())[:10]}",
-        )
+        return _folder_format(path) or "folder"
     name = path.name.lower()
     if name.endswith(".qca.txt"):
         return "pose2sim"
@@ -154,7 +173,8 @@ def load(path: str | Path, format: str | None = None, **options: Any) -> list[Po
     """Read ``path`` into a list of `PoseSequence` (world 3D in metres, 2D in pixels).
 
     Args:
-        path: a file, or a folder for the Pose2Sim and MPI-INF-3DHP layouts.
+        path: a file; a Pose2Sim project or MPI-INF-3DHP sequence folder; or any other
+            folder, whose recognised data files (recursively) are all read.
         format: a name from `FORMATS`; detected from the file when omitted.
         **options: passed to the format's reader (e.g. ``raw=True`` to keep the file's own
             joint layout instead of h36m17, ``unit="cm"`` for BVH, ``layout="coco17"`` for
@@ -167,6 +187,8 @@ def load(path: str | Path, format: str | None = None, **options: Any) -> list[Po
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
     fmt = format or detect_format(path)
+    if path.is_dir() and (fmt == "folder" or _folder_format(path) is None):
+        return _load_folder(path, None if fmt == "folder" else fmt, options)
     reader = get_reader(fmt)
     params = inspect.signature(reader).parameters
     accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
@@ -181,3 +203,21 @@ def load(path: str | Path, format: str | None = None, **options: Any) -> list[Po
     if not isinstance(sequences, list):
         sequences = list(sequences)
     return sequences
+
+
+def _load_folder(folder: Path, format: str | None, options: dict[str, Any]) -> list[PoseSequence]:
+    """Every recognised data file under ``folder`` (or only those of ``format``)."""
+    from tqdm.auto import tqdm
+
+    files = [(p, f) for p, f in _data_files(folder) if format is None or f == format]
+    if not files:
+        raise FormatError(
+            folder,
+            "folder",
+            "data files of a known format (or a Pose2Sim / MPI-INF-3DHP folder)",
+            f"none among {sorted(p.name for p in folder.iterdir())[:10]}",
+        )
+    out: list[PoseSequence] = []
+    for p, f in tqdm(files, desc=f"reading {folder.name}", unit="file", disable=len(files) < 5):
+        out.extend(load(p, format=f, **options))
+    return out

@@ -157,3 +157,18 @@ def test_deepmimic_files_route_to_the_deepmimic_reader(tmp_path, monkeypatch):
     path = tmp_path / "humanoid3d_walk.txt"
     path.write_text(json.dumps({"Loop": "wrap", "Frames": [[0.03] + [0.0] * 43]}))
     assert load(path) == [] and calls == [path]
+
+
+def test_plain_folder_reads_every_data_file(tmp_path, rng):
+    (tmp_path / "a").mkdir()
+    write_keypoints(tmp_path / "a" / "one.csv", rng.uniform(size=(3, 17, 3)), "h36m17")
+    write_keypoints(tmp_path / "two.npz", rng.uniform(size=(4, 17, 3)), "h36m17")
+    (tmp_path / "README.txt").write_text("notes, not data")
+    assert detect_format(tmp_path) == "folder"
+    seqs = load(tmp_path)
+    assert sorted(s.num_frames for s in seqs) == [3, 4]
+    assert [s.num_frames for s in load(tmp_path, format="keypoints")] == [3, 4]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(FormatError, match="empty: folder"):
+        load(empty)
