@@ -10,7 +10,6 @@ from poseviz.data.c3d import read_c3d_markers
 from poseviz.data.trc import read_trc_markers, write_trc
 from poseviz.skeleton import get_skeleton
 
-ezc3d = pytest.importorskip("ezc3d")
 
 HALPE_NAMES = [
     "Hip", "RHip", "RKnee", "RAnkle", "LHip", "LKnee", "LAnkle", "Neck", "Head", "Nose",
@@ -19,6 +18,8 @@ HALPE_NAMES = [
 
 
 def _write_c3d(path, labels, xyz_m, rate=100.0, units="mm"):
+    import ezc3d
+
     c = ezc3d.c3d()
     c["parameters"]["POINT"]["RATE"]["value"] = [rate]
     c["parameters"]["POINT"]["LABELS"]["value"] = tuple(labels)
