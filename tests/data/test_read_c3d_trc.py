@@ -10,7 +10,6 @@ from poseviz.data.c3d import read_c3d_markers
 from poseviz.data.trc import read_trc_markers, write_trc
 from poseviz.skeleton import get_skeleton
 
-
 HALPE_NAMES = [
     "Hip", "RHip", "RKnee", "RAnkle", "LHip", "LKnee", "LAnkle", "Neck", "Head", "Nose",
     "RShoulder", "RElbow", "RWrist", "LShoulder", "LElbow", "LWrist",
