@@ -17,6 +17,19 @@ def _joint_count(seq) -> int:
         return seq.num_joints
 
 
+def _video_frames(path: str) -> int | None:
+    try:
+        import cv2
+    except ImportError:  # pragma: no cover - opencv is a dependency
+        return None
+    cap = cv2.VideoCapture(path)
+    try:
+        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
+    finally:
+        cap.release()
+    return n or None
+
+
 def describe(sequences: list, path: str, fmt: str) -> str:
     """A short text report of sequences: subjects, actions, frames, cameras, layouts."""
     lines = [f"{path}: format {fmt}, {len(sequences)} sequence(s)"]
@@ -48,8 +61,11 @@ def describe(sequences: list, path: str, fmt: str) -> str:
         if s.cameras:
             break
     lines.append(f"  layout:   {', '.join(layouts)}")
-    if any(s.video for s in sequences):
-        lines.append(f"  videos:   {sum(len(s.video) for s in sequences)}")
+    videos = [v for s in sequences for v in s.video.values()]
+    if videos:
+        counts = sorted({_video_frames(v) for v in videos[:50]} - {None})
+        note = f" ({'/'.join(map(str, counts))} frames each)" if counts else ""
+        lines.append(f"  videos:   {len(videos)}{note}")
     return "\n".join(lines)
 
 

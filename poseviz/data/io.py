@@ -15,6 +15,7 @@ format             what
 ``keypoints``      plain ``.npz`` / ``.csv`` 2D or 3D keypoints with a declared layout
 ``pose2sim``       a Pose2Sim project folder or its Qualisys ``Calib.qca.txt``
 ``deepmimic``      DeepMimic motion ``.txt`` (JSON with ``Loop`` and ``Frames``)
+(a folder)         any other folder: every recognised data file under it
 =================  ====================================================================
 
 Every reader returns world 3D in metres and 2D in pixels, converted to ``h36m17`` unless
