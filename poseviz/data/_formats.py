@@ -17,11 +17,17 @@ import numpy as np
 from poseviz.skeleton import Skeleton, get_skeleton, list_skeletons, register_skeleton
 
 __all__ = [
+    "NAMED_KEYPOINTS_RECIPE",
     "FormatError",
     "Recipe",
     "apply_recipe",
+    "as_str",
     "ensure_skeleton",
     "fill_gaps",
+    "fit_intrinsics",
+    "looks_named",
+    "markers_to_layout",
+    "named_points_to_h36m17",
     "resolve_recipe",
     "unit_scale",
 ]

@@ -61,6 +61,7 @@ __all__ = [
     "PluginGaitOptions",
     "is_plugin_gait",
     "plugin_gait_to_h36m17",
+    "strip_prefix",
 ]
 
 # Markers the estimates above use (PSIS may be replaced by SACR).
