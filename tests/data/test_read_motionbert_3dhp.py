@@ -181,3 +181,31 @@ def test_3dhp_malformed_and_v73(tmp_path, rng, monkeypatch):
         FormatError, match=r"v73.mat: file: .*MATLAB v7.3 \(HDF5\).*pip install h5py"
     ):
         load(v73)
+
+
+def test_3dhp_matlab_v73_with_h5py(tmp_path, rng):
+    h5py = pytest.importorskip("h5py")
+    T = 12
+    cam = rng.normal(size=(T, 17, 3)) * 300 + [0, 0, 5000]
+    f, c = (1480.0, 1470.0), (950.0, 540.0)
+    uv = np.stack(
+        [f[0] * cam[..., 0] / cam[..., 2] + c[0], f[1] * cam[..., 1] / cam[..., 2] + c[1]], -1
+    )
+    folder = tmp_path / "TS5"
+    folder.mkdir()
+    path = folder / "annot_data.mat"
+    # MATLAB v7.3: HDF5 behind a 512-byte header; h5py sees MATLAB's arrays axis-reversed.
+    with h5py.File(path, "w", userblock_size=512) as h5:
+        h5["annot2"] = uv[:, None]
+        h5["annot3"] = cam[:, None]
+        h5["univ_annot3"] = cam[:, None]
+        h5["valid_frame"] = np.ones((T, 1))
+        h5["activity_annotation"] = np.full((T, 1), 6.0)
+    with open(path, "r+b") as fh:
+        fh.write(b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: x HDF5 schema 1.00 .")
+    s = load(folder)[0]
+    assert (s.fps, s.action) == (50.0, "Sports")
+    cam0 = s.cameras["cam0"]
+    assert (cam0.width, cam0.height) == (1920, 1080)
+    np.testing.assert_allclose([cam0.fx, cam0.fy, cam0.cx, cam0.cy], [*f, *c], rtol=1e-9)
+    np.testing.assert_allclose(s.joints_3d, convert(cam / 1000, "mpi_inf_3dhp17"), atol=1e-12)
