@@ -44,8 +44,14 @@ def _add_skeleton(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_cmd_skeleton)
 
 
+def _add_data(sub: argparse._SubParsersAction) -> None:
+    from poseviz.data.cli import add_data
+
+    add_data(sub)
+
+
 # Command groups; later subsystems append their own `_add_*` here.
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_skeleton]
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_skeleton, _add_data]
 
 
 def build_parser() -> argparse.ArgumentParser:
