@@ -1,0 +1,83 @@
+"""The compare app: ground truth and models side by side.
+
+    panel serve apps/compare.py                                  # demo data, shipped models
+    panel serve apps/compare.py --args --source PATH [--models DIR] [--model NAME ...]
+
+PATH is anything `poseviz.data.load` reads (or ``demo``); DIR holds one folder per trained
+model (default ``models/`` beside this file). Composition only: the components live in
+`poseviz.viz`, models are loaded by `poseviz.inference` and wrapped as predictors here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from pathlib import Path
+
+import panel as pn
+
+from poseviz.viz.compare import CompareApp
+from poseviz.viz.predictors import perturbed_predictors
+
+pn.extension("vtk", notifications=True)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="apps/compare.py")
+    parser.add_argument("--source", default=None, help="data file/folder, or 'demo'")
+    parser.add_argument("--models", default=str(REPO / "models"), help="folder of models")
+    parser.add_argument("--model", action="append", default=[], help="model to show at start")
+    args, _ = parser.parse_known_args(sys.argv[1:])
+    return args
+
+
+@pn.cache
+def model_predictors(models_dir: str) -> dict:
+    """Predictors of the trained models in ``models_dir`` when `poseviz.inference` can load
+    them, plus the perturbed-ground-truth stand-ins (labelled as such)."""
+    found = {}
+    folder = Path(models_dir)
+    if importlib.util.find_spec("poseviz.inference") is not None and folder.is_dir():
+        inference = importlib.import_module("poseviz.inference")
+        if hasattr(inference, "load_model") and hasattr(inference, "predict_sequence"):
+            for sub in sorted(folder.iterdir()):
+                if (sub / "config.yaml").is_file():
+                    found[sub.name] = _ModelPredictor(sub, inference)
+    return {**found, **perturbed_predictors()}
+
+
+class _ModelPredictor:
+    """A trained model as a `poseviz.viz.predictors.Predictor` (loaded on first use)."""
+
+    def __init__(self, folder: Path, inference) -> None:
+        self.folder, self._inference, self._model = folder, inference, None
+
+    def __call__(self, sequence, camera_id, progress=None):
+        if self._model is None:
+            self._model = self._inference.load_model(self.folder)
+        return self._inference.predict_sequence(
+            self._model, sequence, camera_id, progress=progress
+        )
+
+
+def default_source() -> str | None:
+    return "demo" if importlib.util.find_spec("poseviz.data.demo") is not None else None
+
+
+args = _args()
+predictors = model_predictors(args.models)
+trained = [n for n in predictors if isinstance(predictors[n], _ModelPredictor)]
+app = CompareApp(
+    predictors,
+    source=args.source or default_source(),
+    models=args.model or trained or list(predictors),
+)
+pn.template.BootstrapTemplate(  # no web fonts: works offline
+    title="poseviz - compare",
+    sidebar=[app.sidebar],
+    main=[app.main],
+    sidebar_width=320,
+).servable()
