@@ -58,9 +58,7 @@ class _ModelPredictor:
     def __call__(self, sequence, camera_id, progress=None):
         if self._model is None:
             self._model = self._inference.load_model(self.folder)
-        return self._inference.predict_sequence(
-            self._model, sequence, camera_id, progress=progress
-        )
+        return self._inference.predict_sequence(self._model, sequence, camera_id, progress=progress)
 
 
 def default_source() -> str | None:

@@ -10,7 +10,10 @@
 // round trip to the server). Cameras with the same `link` follow each other in the browser
 // and report to Python (`model.camera`) when an interaction ends.
 
+// window.__poseviz: frames per group, draws per view (counts), firstDraw per view
+// (performance.now() of its first picture), shared by tests and benchmarks/app.py.
 const REGISTRY = (window.__poseviz = window.__poseviz || { frames: {}, draws: {}, cameras: {} });
+REGISTRY.firstDraw = REGISTRY.firstDraw || {};
 
 function whenVtk(timeoutMs) {
   return new Promise((resolve, reject) => {
@@ -215,6 +218,7 @@ export function render({ model, el }) {
     root.dataset.frame = String(f);
     state.grw.getRenderWindow().render();
     REGISTRY.draws[key] = (REGISTRY.draws[key] || 0) + 1;
+    if (REGISTRY.firstDraw[key] == null) REGISTRY.firstDraw[key] = performance.now();
   }
 
   function cameraState() {

@@ -311,9 +311,9 @@ class AttentionPanel(pn.viewable.Viewer):
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
             pn.Row(
-                pn.widgets.Select.from_param(self.param.model, name="model", width=200),
-                pn.widgets.Select.from_param(self.param.keypoint, name="keypoint", width=130),
-                pn.widgets.Checkbox.from_param(self.param.show_kept, name="kept tokens"),
+                pn.widgets.Select.from_param(self.param.model, label="model", width=200),
+                pn.widgets.Select.from_param(self.param.keypoint, label="keypoint", width=130),
+                pn.widgets.Checkbox.from_param(self.param.show_kept, label="kept tokens"),
             ),
             self._text,
             self._pane,

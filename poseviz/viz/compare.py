@@ -475,7 +475,7 @@ class CompareApp(pn.viewable.Viewer):
             callback=callback,
             filename=filename,
             label=label,
-            button_type="default",
+            color="default",
             sizing_mode="stretch_width",
         )
 
@@ -487,28 +487,28 @@ class CompareApp(pn.viewable.Viewer):
 
     def _build_sidebar(self) -> pn.Column:
         path = pn.widgets.TextInput.from_param(
-            self.param.source_path, name="file or folder", placeholder="/path/to/data.c3d"
+            self.param.source_path, label="file or folder", placeholder="/path/to/data.c3d"
         )
-        open_btn = pn.widgets.Button(name="Open", button_type="primary")
+        open_btn = pn.widgets.Button(label="Open", color="primary")
         open_btn.on_click(
             lambda _: (
                 self.open_source(self.source_path.strip()) if self.source_path.strip() else None
             )
         )
-        demo_btn = pn.widgets.Button(name="Open the demo dataset")
+        demo_btn = pn.widgets.Button(label="Open the demo dataset")
         demo_btn.on_click(lambda _: self.open_source(DEMO))
-        upload = pn.widgets.FileInput(name="upload", sizing_mode="stretch_width")
+        upload = pn.widgets.FileInput(label="upload", sizing_mode="stretch_width")
         upload.param.watch(
             lambda e: self.open_upload(upload.filename or "upload", e.new) if e.new else None,
             "value",
         )
-        add_btn = pn.widgets.Button(name="Add model", button_type="success")
+        add_btn = pn.widgets.Button(label="Add model", color="success")
         add_btn.on_click(lambda _: self.add_model())
-        clear_btn = pn.widgets.Button(name="Remove all models")
+        clear_btn = pn.widgets.Button(label="Remove all models")
         clear_btn.on_click(lambda _: (self.param.update(active_models=[]), self.refresh()))
         self._models_list = pn.pane.Markdown(self._models_markdown())
-        start = pn.widgets.IntInput(name="from frame", value=0, start=0, width=100)
-        stop = pn.widgets.IntInput(name="to frame", value=100, start=1, width=100)
+        start = pn.widgets.IntInput(label="from frame", value=0, start=0, width=100)
+        stop = pn.widgets.IntInput(label="to frame", value=100, start=1, width=100)
         fmt = pn.widgets.RadioButtonGroup(options=["mp4", "gif"], value="mp4")
         video = pn.widgets.FileDownload(
             label="Video of the frame range",
@@ -517,7 +517,7 @@ class CompareApp(pn.viewable.Viewer):
             callback=lambda: self._export_video_safe(start.value, stop.value, fmt.value),
         )
         fmt.param.watch(lambda e: setattr(video, "filename", f"poseviz.{e.new}"), "value")
-        dataset_btn = pn.widgets.Button(name="Dataset tables (all sequences)")
+        dataset_btn = pn.widgets.Button(label="Dataset tables (all sequences)")
         dataset_btn.on_click(lambda _: self.compute_dataset())
         return pn.Column(
             "### Source",
@@ -525,10 +525,10 @@ class CompareApp(pn.viewable.Viewer):
             path,
             open_btn,
             upload,
-            pn.widgets.Select.from_param(self.param.sequence, name="sequence"),
-            pn.widgets.Select.from_param(self.param.camera, name="camera"),
+            pn.widgets.Select.from_param(self.param.sequence, label="sequence"),
+            pn.widgets.Select.from_param(self.param.camera, label="camera"),
             "### Models",
-            pn.widgets.Select.from_param(self.param.model_to_add, name="model"),
+            pn.widgets.Select.from_param(self.param.model_to_add, label="model"),
             add_btn,
             self._models_list,
             clear_btn,

@@ -164,12 +164,12 @@ class SkeletonGrid(pn.viewable.Viewer):
             pn.widgets.Select.from_param(
                 self.param.color_mode,
                 options={MODE_LABELS[m]: m for m in COLOR_MODES},
-                name="joint colours",
+                label="joint colours",
                 width=200,
             ),
-            pn.widgets.Checkbox.from_param(self.param.link_cameras, name="link cameras"),
-            pn.widgets.Checkbox.from_param(self.param.show_reference, name="ground-truth ghost"),
-            pn.widgets.Checkbox.from_param(self.param.show_frustum, name="camera frustum"),
+            pn.widgets.Checkbox.from_param(self.param.link_cameras, label="link cameras"),
+            pn.widgets.Checkbox.from_param(self.param.show_reference, label="ground-truth ghost"),
+            pn.widgets.Checkbox.from_param(self.param.show_frustum, label="camera frustum"),
             align="center",
         )
 

@@ -243,11 +243,11 @@ class Timelines(pn.viewable.Viewer):
             pn.widgets.CheckButtonGroup.from_param(
                 self.param.psim_components,
                 options={label: key for key, (label, _) in PSIM_COMPONENTS.items()},
-                name="PSIM+ curves",
-                button_type="default",
+                label="PSIM+ curves",
+                color="default",
             ),
             pn.widgets.Select.from_param(
-                self.param.heatmap_model, name="heat map model", width=220
+                self.param.heatmap_model, label="heat map model", width=220
             ),
         )
 

@@ -76,7 +76,12 @@ def test_errors_match_a_plain_loop(sequence):
     t = 11
     gt_c = a.gt_camera
     p_c = res.camera_frame
-    v = np.mean([np.linalg.norm((p_c[t, j] - p_c[t - 1, j]) - (gt_c[t, j] - gt_c[t - 1, j])) for j in range(17)])
+    v = np.mean(
+        [
+            np.linalg.norm((p_c[t, j] - p_c[t - 1, j]) - (gt_c[t, j] - gt_c[t - 1, j]))
+            for j in range(17)
+        ]
+    )
     assert np.isclose(res.velocity_error_mm[t], v * 1000)
     assert np.isnan(res.velocity_error_mm[0])
     # P-MPJPE: VideoPose3D's p_mpjpe written out for one frame (SVD, reflection fixed)
@@ -137,7 +142,9 @@ def test_sensitive_mask_is_error_at_least_the_frame_mean(analysis):
 
 def test_frames_are_matched_through_frame_indices(sequence):
     full = PerturbedGroundTruth("a", bias_mm=10)(sequence, "cam0")
-    part = Prediction("b", sequence.name, "cam0", full.joints_3d[10:40], frame_indices=np.arange(10, 40))
+    part = Prediction(
+        "b", sequence.name, "cam0", full.joints_3d[10:40], frame_indices=np.arange(10, 40)
+    )
     a = analyse(sequence, "cam0", [full, part])
     np.testing.assert_array_equal(a.frames, np.arange(10, 40))
     np.testing.assert_allclose(a.models["a"].error_mm, a.models["b"].error_mm)

@@ -43,7 +43,9 @@ def test_colour_mode_changes_what_the_browser_draws(analysis):
     view.frame = 30
     side = view.shown_colors.copy()
     view.color_mode = "error"
-    np.testing.assert_array_equal(view.shown_colors, joint_colors("error", T, error_mm=res.error_mm)[30])
+    np.testing.assert_array_equal(
+        view.shown_colors, joint_colors("error", T, error_mm=res.error_mm)[30]
+    )
     assert not np.array_equal(view.shown_colors, side)
     np.testing.assert_array_equal(
         view.canvas.colors.reshape(1, T, 17, 3)[0], joint_colors("error", T, error_mm=res.error_mm)
@@ -155,7 +157,12 @@ def test_timeline_components_and_heat_map(analysis):
     tl = Timelines(analysis, psim_components=["score"])
     assert tl.visible_psim_components() == ["score"]
     tl.psim_components = ["positional", "structural", "sensitivity", "temporal_weight"]
-    assert tl.visible_psim_components() == ["positional", "structural", "sensitivity", "temporal_weight"]
+    assert tl.visible_psim_components() == [
+        "positional",
+        "structural",
+        "sensitivity",
+        "temporal_weight",
+    ]
     np.testing.assert_array_equal(tl.heatmap_image, analysis.models["bias"].error_mm.T)
     tl.heatmap_model = "jitter"
     np.testing.assert_array_equal(tl.heatmap_image, analysis.models["jitter"].error_mm.T)
