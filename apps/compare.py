@@ -20,8 +20,6 @@ import panel as pn
 from poseviz.viz.compare import CompareApp
 from poseviz.viz.predictors import perturbed_predictors
 
-pn.extension("vtk", notifications=True)
-
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -30,6 +28,7 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--source", default=None, help="data file/folder, or 'demo'")
     parser.add_argument("--models", default=str(REPO / "models"), help="folder of models")
     parser.add_argument("--model", action="append", default=[], help="model to show at start")
+    parser.add_argument("--renderer", default="canvas", choices=["canvas", "vtk"])
     args, _ = parser.parse_known_args(sys.argv[1:])
     return args
 
@@ -66,12 +65,15 @@ def default_source() -> str | None:
 
 
 args = _args()
+# vtk.js (2.5 MB) only when the views use it
+pn.extension(*(["vtk"] if args.renderer == "vtk" else []), notifications=True)
 predictors = model_predictors(args.models)
 trained = [n for n in predictors if isinstance(predictors[n], _ModelPredictor)]
 app = CompareApp(
     predictors,
     source=args.source or default_source(),
     models=args.model or trained or list(predictors),
+    renderer=args.renderer,
 )
 pn.template.BootstrapTemplate(  # no web fonts: works offline
     title="poseviz - compare",

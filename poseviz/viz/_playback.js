@@ -1,7 +1,7 @@
 // Playback controls of one group of skeleton views: play/pause, step, scrub, speed, loop,
 // keyboard. Frames go to the group's views as `poseviz-frame` window events (no server
-// round trip); the server hears `model.frame` at most every `sync_ms` while playing and at
-// once otherwise, so Python state (timelines, image panel) follows.
+// round trip); the server hears `model.frame` at most every `sync_ms` (and always the last
+// frame of a burst), so Python state (timelines, image panel) follows.
 //
 // Keys (for the group last clicked or created): Left/Right step one frame (Shift: ten),
 // Space play/pause, Home/End first/last frame.
@@ -40,7 +40,9 @@ export function render({ model, el }) {
   slider.style.cssText = "flex:1;min-width:80px";
   const label = document.createElement("span");
   label.className = "poseviz-frame-label";
-  label.style.cssText = "min-width:110px;text-align:right;font-variant-numeric:tabular-nums";
+  // a fixed width: text changes must not resize the layout (Bokeh plots below would repaint)
+  label.style.cssText =
+    "flex:0 0 150px;text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap";
   const speed = document.createElement("select");
   speed.title = "playback speed";
   for (const s of [0.25, 0.5, 1, 2, 4]) {
@@ -63,6 +65,7 @@ export function render({ model, el }) {
   let t0 = 0;
   let f0 = 0;
   let lastSync = 0;
+  let trailing = null;
 
   const lastFrame = () => Math.max(0, (model.num_frames | 0) - 1);
 
@@ -85,7 +88,16 @@ export function render({ model, el }) {
     const now = performance.now();
     if (sync === true || (sync === "throttled" && now - lastSync >= model.sync_ms)) {
       lastSync = now;
+      if (trailing) clearTimeout(trailing);
+      trailing = null;
       if (model.frame !== f) model.frame = f;
+    } else if (sync === "throttled" && !trailing) {
+      // the server hears the last frame of a burst too
+      trailing = setTimeout(() => {
+        trailing = null;
+        lastSync = performance.now();
+        if (model.frame !== frame) model.frame = frame;
+      }, model.sync_ms);
     }
   }
 
@@ -132,7 +144,8 @@ export function render({ model, el }) {
       t0 = performance.now();
       f0 = Math.max(0, Math.min(lastFrame(), f | 0));
     }
-    publish(f, playing ? "throttled" : true);
+    // bursts of steps (held keys, scripted seeks) reach the server at most every sync_ms
+    publish(f, "throttled");
   }
 
   function step(d) {
@@ -201,6 +214,7 @@ export function render({ model, el }) {
   model.on(["num_frames", "speed", "loop"], refresh);
   model.on("remove", () => {
     playing = false;
+    if (trailing) clearTimeout(trailing);
     if (raf) cancelAnimationFrame(raf);
     document.removeEventListener("keydown", onKey);
     if (REGISTRY.controls[group()] && REGISTRY.controls[group()].seek) delete REGISTRY.controls[group()];

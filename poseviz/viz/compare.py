@@ -12,8 +12,10 @@ the sidebar, and leaves the session as it was.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import io
 import tempfile
+import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,11 +33,13 @@ from poseviz.viz.grid import SkeletonGrid
 from poseviz.viz.image_panel import ImagePanel
 from poseviz.viz.metrics_table import MetricsTable
 from poseviz.viz.predictors import Predictor
+from poseviz.viz.skeleton_view import RENDERERS
 from poseviz.viz.timeline import Timelines
 
 __all__ = ["CompareApp", "LoadedSource", "cached_prediction", "load_source"]
 
 DEMO = "demo"
+PANEL_INTERVAL_S = 0.4  # how often timelines and pictures follow a moving frame
 
 
 @dataclass
@@ -90,6 +94,14 @@ def _predict(sequence: PoseSequence, camera_id: str, predictor: Predictor) -> Pr
 _predict_cached = pn.cache(_predict, max_items=256)
 
 
+def _analyse(sequence: PoseSequence, camera_id: str, predictions: tuple) -> SequenceAnalysis:
+    return analyse(sequence, camera_id, list(predictions))
+
+
+# per process, for the same sequence and prediction objects (which the caches above share)
+_analyse_cached = pn.cache(_analyse, max_items=64)
+
+
 def cached_prediction(
     sequence: PoseSequence,
     camera_id: str,
@@ -135,6 +147,7 @@ class CompareApp(pn.viewable.Viewer):
     frame = param.Integer(default=0, bounds=(0, None))
     message = param.String(default="")
     busy = param.Boolean(default=False)
+    renderer = param.Selector(default="canvas", objects=list(RENDERERS))
 
     def __init__(
         self,
@@ -157,6 +170,8 @@ class CompareApp(pn.viewable.Viewer):
         self.attention: AttentionPanel | None = None
         self.metrics: MetricsTable | None = None
         self._dataset: list[SequenceAnalysis] = []
+        self._panels_at = 0.0
+        self._panels_pending = False
         self._main = pn.Column(sizing_mode="stretch_width")
         self._status = pn.pane.Alert(
             "", alert_type="danger", visible=False, sizing_mode="stretch_width"
@@ -166,11 +181,11 @@ class CompareApp(pn.viewable.Viewer):
         )
         self._sidebar = self._build_sidebar()
         self._update_model_choices()
-        if source:
-            self.open_source(source)
-        for name in models:
-            if name in self.predictors or name in self._file_model_names():
-                self.add_model(name)
+        self.active_models = [m for m in models if m in self.predictors]
+        if source and not self.open_source(source) and self.active_models and self.source:
+            self.active_models = []  # a model failed: show the ground truth at least
+            self.refresh()
+        self._models_list.object = self._models_markdown()
         if self.analysis is None:
             self._show_empty()
 
@@ -340,13 +355,12 @@ class CompareApp(pn.viewable.Viewer):
             self.busy = True
             try:
                 preds = self._predict_all(seq, self.camera)
-                analysis = analyse(seq, self.camera, preds)
+                analysis = _analyse_cached(seq, self.camera, tuple(preds))
             finally:
                 self.busy = False
-            for p, name in zip(preds, self.active_models, strict=True):
-                if p.model_id != name:  # show the name the user picked
-                    analysis.models[name] = analysis.models.pop(p.model_id)
-            self._show(analysis)
+            # the names the user picked (the cached analysis is shared: copy, never mutate)
+            models = dict(zip(self.active_models, analysis.models.values(), strict=True))
+            self._show(dataclasses.replace(analysis, models=models))
 
         return self._guard("could not compute the comparison", run)
 
@@ -355,35 +369,86 @@ class CompareApp(pn.viewable.Viewer):
         self.analysis = analysis
         frame = min(self.frame, analysis.num_frames - 1)
         self.param.frame.bounds = (0, analysis.num_frames - 1)
-        image_fn = self.image_fn_factory(analysis) if self.image_fn_factory else None
         if self.grid is None:
-            self.grid = SkeletonGrid(analysis, frame=frame)
-            self.timelines = Timelines(analysis, frame=frame)
-            self.image_panel = ImagePanel(analysis, frame=frame, image_fn=image_fn)
-            self.attention = AttentionPanel(analysis, frame=frame, image_fn=image_fn)
-            self.metrics = MetricsTable(analysis)
+            self.grid = SkeletonGrid(analysis, frame=frame, renderer=self.renderer)
             self.grid.param.watch(self._on_panel_frame, "frame")
-            self.timelines.param.watch(self._on_panel_frame, "frame")
-            self._layout_main()
+            self.grid.controls.param.watch(self._on_playing, "playing")
+            self._lower = pn.Column(
+                pn.indicators.LoadingSpinner(value=True, size=30), sizing_mode="stretch_width"
+            )
+            self._main.objects = [self.grid, self._lower]
+            # the 3D views first; plots and tables once the page is up (served), or now
+            pn.state.onload(self._build_lower)
         else:
-            for panel in (self.grid, self.timelines, self.image_panel, self.attention):
-                panel.analysis = analysis
-            self.image_panel.image_fn = image_fn
-            self.attention.image_fn = image_fn
-            self.metrics.param.update(analysis=analysis, dataset=[])
+            self.grid.analysis = analysis
+            if self.timelines is not None:
+                self._update_lower()
         with param.discard_events(self):
             self.frame = frame
         self._frame_changed()
         self._models_list.object = self._models_markdown()
+
+    def _image_fn(self, analysis: SequenceAnalysis):
+        return self.image_fn_factory(analysis) if self.image_fn_factory else None
+
+    def _build_lower(self) -> None:
+        a, frame = self.analysis, self.frame
+        image_fn = self._image_fn(a)
+        self.timelines = Timelines(a, frame=frame)
+        self.image_panel = ImagePanel(a, frame=frame, image_fn=image_fn)
+        self.attention = AttentionPanel(a, frame=frame, image_fn=image_fn)
+        self.metrics = MetricsTable(a, dataset=self._dataset)
+        self.timelines.param.watch(self._on_panel_frame, "frame")
+        self._lower.objects = [
+            pn.Tabs(
+                ("Timelines", self.timelines),
+                ("Image", pn.Row(self.image_panel, self.attention)),
+                ("Metrics", self.metrics),
+                dynamic=True,  # a tab's plots reach the browser when it is opened
+                sizing_mode="stretch_width",
+            )
+        ]
+
+    def _update_lower(self) -> None:
+        a = self.analysis
+        image_fn = self._image_fn(a)
+        for panel in (self.timelines, self.image_panel, self.attention):
+            panel.analysis = a
+        self.image_panel.image_fn = image_fn
+        self.attention.image_fn = image_fn
+        self._dataset = []
+        self.metrics.param.update(analysis=a, dataset=[])
 
     def _on_panel_frame(self, event: param.parameterized.Event) -> None:
         self.frame = event.new
 
     @param.depends("frame", watch=True)
     def _frame_changed(self) -> None:
-        for panel in (self.grid, self.timelines, self.image_panel, self.attention):
+        if self.grid is not None and self.grid.frame != self.frame:
+            self.grid.frame = self.frame
+        # Plots and pictures follow at most every PANEL_INTERVAL_S (and always end on the
+        # last frame): redrawing them for every frame of a playback or a held key would take
+        # the browser's time from the 3D views.
+        now = time.monotonic()
+        wait = PANEL_INTERVAL_S - (now - self._panels_at)
+        doc = pn.state.curdoc
+        if wait <= 0 or doc is None or doc.session_context is None:
+            self._update_panels()
+        elif not self._panels_pending:
+            self._panels_pending = True
+            doc.add_timeout_callback(self._update_panels, int(wait * 1000) + 1)
+
+    def _update_panels(self) -> None:
+        self._panels_pending = False
+        self._panels_at = time.monotonic()
+        for panel in (self.timelines, self.image_panel, self.attention):
             if panel is not None and panel.frame != self.frame:
                 panel.frame = self.frame
+
+    def _on_playing(self, event: param.parameterized.Event) -> None:
+        if not event.new:  # stopped: every panel shows the frame it stopped at
+            self._panels_at = 0.0
+            self._frame_changed()
 
     def _show_empty(self) -> None:
         self._main.objects = [
@@ -392,18 +457,6 @@ class CompareApp(pn.viewable.Viewer):
                 "file `poseviz.data.load` reads (C3D, BVH, TRC, Human3.6M npz, ...) or a "
                 "predictions `.npz` from `poseviz predict`."
             )
-        ]
-
-    def _layout_main(self) -> None:
-        self._main.objects = [
-            self.grid,
-            pn.Tabs(
-                ("Timelines", self.timelines),
-                ("Image", pn.Row(self.image_panel, self.attention)),
-                ("Metrics", self.metrics),
-                dynamic=False,
-                sizing_mode="stretch_width",
-            ),
         ]
 
     # -- dataset tables and exports --------------------------------------------------------

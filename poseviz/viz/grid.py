@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+import numpy as np
 import panel as pn
 import param
 
@@ -13,7 +14,13 @@ from poseviz.viz.analysis import SequenceAnalysis
 from poseviz.viz.colors import COLOR_MODES
 from poseviz.viz.playback import PlaybackControls
 from poseviz.viz.scene import camera_frustum
-from poseviz.viz.skeleton_view import SkeletonView, ViewCamera, default_camera
+from poseviz.viz.skeleton_view import (
+    RENDERERS,
+    SkeletonView,
+    ViewCamera,
+    default_camera,
+    ground_for,
+)
 
 __all__ = ["SkeletonGrid"]
 
@@ -41,6 +48,7 @@ class SkeletonGrid(pn.viewable.Viewer):
         show_reference: draw the ground truth as a grey ghost in the prediction views.
         show_frustum: draw the analysed camera's frustum.
         columns: views per row.
+        renderer: the views' drawing backend (`poseviz.viz.skeleton_view.RENDERERS`).
     """
 
     analysis = param.ClassSelector(class_=SequenceAnalysis)
@@ -51,6 +59,7 @@ class SkeletonGrid(pn.viewable.Viewer):
     show_frustum = param.Boolean(default=False)
     columns = param.Integer(default=2, bounds=(1, 8))
     view_height = param.Integer(default=300, bounds=(100, None))
+    renderer = param.Selector(default="canvas", objects=list(RENDERERS))
 
     def __init__(self, analysis: SequenceAnalysis, **params: Any) -> None:
         super().__init__(analysis=analysis, **params)
@@ -83,14 +92,19 @@ class SkeletonGrid(pn.viewable.Viewer):
         frame = min(self.frame, T - 1)
         camera = self._shared_camera()
         frustum = camera_frustum(a.camera, a.to_display) if self.show_frustum else None
+        ground = ground_for(
+            np.concatenate([a.gt_display, *(r.display for r in a.models.values())], axis=1)
+        )
         common = dict(
             frame=frame,
             group=self.group,
             height=self.view_height,
             extra_lines=frustum,
+            ground_lines=ground,
             color_mode=self.color_mode,
             confidence=a.confidence,
             occluded=a.occluded,
+            renderer=self.renderer,
         )
         views = [
             SkeletonView(
@@ -140,7 +154,7 @@ class SkeletonGrid(pn.viewable.Viewer):
         for v in self.views:
             v.color_mode = self.color_mode
 
-    @param.depends("analysis", "show_reference", "show_frustum", watch=True)
+    @param.depends("analysis", "show_reference", "show_frustum", "renderer", watch=True)
     def _analysis_changed(self) -> None:
         self._rebuild()
 

@@ -1,9 +1,17 @@
-"""The 3D skeleton view: a sequence player on the vtk.js that Panel bundles.
+"""The 3D skeleton view: a sequence player in the browser.
 
 `SkeletonView` sends the whole sequence to the browser once (positions and joint colours of
 every frame as float32/uint8 arrays); a frame change then costs O(J) in the browser whatever
 the sequence length (``_skeleton_canvas.js``). A plain ``pn.pane.VTK`` re-serialises the
 scene on every change (0.6-1.1 s per update), which is fine for static scenes only.
+
+Two drawing backends (``renderer``): ``"canvas"`` (default), a 2D canvas with a
+perspective camera and depth-sorted bones and joints, and ``"vtk"``, the vtk.js that Panel
+bundles (WebGL). Without a GPU, as in headless, remote or virtual-machine browsers, WebGL
+runs in a software rasteriser and every canvas is read back for compositing; four vtk.js
+views then update several times slower than four 2D canvases (``benchmarks/app.py``
+measures both in the same run). The static scene (ground grid, frustum) is built with
+PyVista either way, and exports render off screen with PyVista.
 
 Coordinates are display coordinates: metres, +y up (`poseviz.viz.analysis` maps world and
 camera frames there). Views that share a `ViewCamera` follow each other's camera; views
@@ -21,15 +29,23 @@ import numpy as np
 import panel as pn
 import param
 from panel.custom import JSComponent
-from panel.models.vtk import AbstractVTKPlot
 
 from poseviz.skeleton import get_skeleton
 from poseviz.viz.colors import COLOR_MODES, GREY, joint_colors
 from poseviz.viz.scene import LineSet, ground_grid, merge_lines
 
-__all__ = ["SkeletonCanvas", "SkeletonView", "ViewCamera", "default_camera"]
+__all__ = [
+    "RENDERERS",
+    "SkeletonCanvas",
+    "SkeletonView",
+    "ViewCamera",
+    "default_camera",
+    "ground_for",
+]
 
 BACKGROUND = (28, 30, 36)
+# "canvas": a 2D canvas (fast without a GPU); "vtk": Panel's bundled vtk.js on WebGL.
+RENDERERS = ("canvas", "vtk")
 _IDS = itertools.count()
 
 
@@ -83,6 +99,18 @@ def default_camera(joints: np.ndarray, *, azimuth_deg: float = 25.0) -> ViewCame
     )
 
 
+def ground_for(points: np.ndarray) -> LineSet:
+    """A ground grid under ``points`` ``(N, 3)`` (display coordinates, metres): at their
+    lowest y, centred on them, 1 m wider than their extent on each side, 0.5 m cells."""
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    pts = pts[np.isfinite(pts).all(1)]
+    if not len(pts):
+        return LineSet.empty()
+    lo, hi = pts.min(0), pts.max(0)
+    size = float(np.ceil(max(hi[0] - lo[0], hi[2] - lo[2]) + 2.0))
+    return ground_grid((lo + hi) / 2, size, height=float(lo[1]), cells=int(size * 2))
+
+
 class SkeletonCanvas(JSComponent):
     """The browser side of `SkeletonView` (one vtk.js render window). Arrays are flat:
     ``positions`` ``(L * T * J * 3,)`` float32, ``colors`` the same length in uint8,
@@ -103,8 +131,12 @@ class SkeletonCanvas(JSComponent):
     title = param.String(default="")
     background = param.List(default=list(BACKGROUND))
     view_id = param.String(default="")
+    renderer = param.Selector(
+        default="canvas",
+        objects=list(RENDERERS),
+        doc="'vtk' needs Panel's vtk.js on the page: pn.extension('vtk')",
+    )
 
-    __javascript__ = AbstractVTKPlot.__javascript__  # Panel's bundled vtk.js
     _esm = Path(__file__).parent / "_skeleton_canvas.js"
 
 
@@ -122,6 +154,8 @@ class SkeletonView(pn.viewable.Viewer):
             each ``(T, J)``. A mode without its array falls back to ``"side"`` and lists
             itself in ``unavailable_modes``.
         extra_lines: static `LineSet` drawn with the ground (e.g. a camera frustum).
+        ground_lines: the ground grid to draw when ``ground`` is on (default: one fitted
+            to this view's joints; a grid of views passes one grid to all).
         view_camera: the `ViewCamera`; assign another view's to link the two.
     """
 
@@ -139,10 +173,12 @@ class SkeletonView(pn.viewable.Viewer):
     error_max_mm = param.Number(default=150.0, bounds=(1, None))
     ground = param.Boolean(default=True)
     extra_lines = param.ClassSelector(class_=LineSet, default=None, allow_None=True)
+    ground_lines = param.ClassSelector(class_=LineSet, default=None, allow_None=True)
     view_camera = param.ClassSelector(class_=ViewCamera, default=None)
     group = param.String(default="")
     height = param.Integer(default=320)
     joint_radius = param.Number(default=0.03, bounds=(0, None))
+    renderer = param.Selector(default="canvas", objects=list(RENDERERS))
 
     def __init__(self, **params: Any) -> None:
         if params.get("joints") is None:
@@ -163,6 +199,7 @@ class SkeletonView(pn.viewable.Viewer):
             title=self.title,
             group=self.group,
             frame=self.frame,
+            renderer=self.renderer,
         )
         self._canvas.param.watch(self._on_canvas_camera, "camera")
         self._send_layers()
@@ -272,16 +309,13 @@ class SkeletonView(pn.viewable.Viewer):
 
     def _send_scene(self) -> None:
         lines = [self.extra_lines]
-        if self.ground:
+        if self.ground and self.ground_lines is not None:
+            lines.append(self.ground_lines)
+        elif self.ground:
             pts = self._all_points().reshape(-1, 3)
             pts = pts[np.isfinite(pts).all(1)]
             if len(pts):
-                lo, hi = pts.min(0), pts.max(0)
-                size = float(max(hi[0] - lo[0], hi[2] - lo[2]) + 2.0)
-                size = float(np.ceil(size))
-                lines.append(
-                    ground_grid((lo + hi) / 2, size, height=float(lo[1]), cells=int(size * 2))
-                )
+                lines.append(ground_for(pts))
         scene = merge_lines(*lines)
         self._scene = scene
         self._canvas.param.update(
@@ -323,6 +357,10 @@ class SkeletonView(pn.viewable.Viewer):
     def _group_changed(self) -> None:
         self._canvas.param.update(group=self.group, frame=self.frame)
 
+    @param.depends("renderer", watch=True)
+    def _renderer_changed(self) -> None:
+        self._canvas.renderer = self.renderer
+
     @param.depends("title", watch=True)
     def _title_changed(self) -> None:
         self._canvas.title = self.title
@@ -347,7 +385,7 @@ class SkeletonView(pn.viewable.Viewer):
         self._send_layers()
         self._send_scene()
 
-    @param.depends("ground", "extra_lines", watch=True)
+    @param.depends("ground", "extra_lines", "ground_lines", watch=True)
     def _scene_changed(self) -> None:
         self._send_scene()
 

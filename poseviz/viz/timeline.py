@@ -34,7 +34,7 @@ from bokeh.plotting import figure
 from poseviz.skeleton import get_skeleton
 from poseviz.viz.analysis import SequenceAnalysis
 
-__all__ = ["PSIM_COMPONENTS", "Timelines", "model_color"]
+__all__ = ["PSIM_COMPONENTS", "Timelines", "column_max", "envelope", "model_color"]
 
 PSIM_COMPONENTS = {
     "score": ("PSIM+", "solid"),
@@ -44,6 +44,53 @@ PSIM_COMPONENTS = {
     "temporal_weight": ("w_t", "dashdot"),
 }
 CURSOR_COLOR = "#d62728"
+
+
+def _bins(T: int, max_points: int) -> int:
+    return max(1, -(-T // max(1, max_points // 2)))
+
+
+def envelope(x: np.ndarray, y: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, y)`` as drawn: unchanged up to ``max_points`` samples, else each bin of ``k``
+    consecutive samples becomes its minimum and its maximum (in frame order), so peaks
+    survive and at most ``max_points`` points reach the browser. NaN-only bins stay NaN."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if len(y) <= max_points:
+        return x, y
+    k = _bins(len(y), max_points)
+    n = -(-len(y) // k)
+    pad = n * k - len(y)
+    yb = np.concatenate([y, np.full(pad, np.nan)]).reshape(n, k)
+    xb = np.concatenate([x, np.full(pad, x[-1])]).reshape(n, k)
+    with np.errstate(all="ignore"):
+        finite = np.isfinite(yb)
+        lo_i = np.where(finite, yb, np.inf).argmin(1)
+        hi_i = np.where(finite, yb, -np.inf).argmax(1)
+    first = np.minimum(lo_i, hi_i)
+    second = np.maximum(lo_i, hi_i)
+    rows = np.arange(n)
+    xs = np.stack([xb[rows, first], xb[rows, second]], 1).ravel()
+    ys = np.stack([yb[rows, first], yb[rows, second]], 1).ravel()
+    ys[np.repeat(~finite.any(1), 2)] = np.nan
+    return xs, ys
+
+
+def column_max(values: np.ndarray, max_points: int) -> np.ndarray:
+    """``(T, J)`` -> ``(T', J)`` with ``T' <= max_points / 2`` rows, each the maximum of a bin
+    of consecutive frames (the worst error of the bin); unchanged when short enough."""
+    v = np.asarray(values, dtype=np.float64)
+    if len(v) <= max_points:
+        return v
+    k = _bins(len(v), max_points)
+    n = -(-len(v) // k)
+    pad = np.full((n * k - len(v), v.shape[1]), np.nan)
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return np.nanmax(np.concatenate([v, pad]).reshape(n, k, -1), axis=1)
 
 
 def model_color(index: int) -> str:
@@ -68,6 +115,12 @@ class Timelines(pn.viewable.Viewer):
         default=["score", "temporal_weight"], objects=list(PSIM_COMPONENTS)
     )
     heatmap_model = param.Selector(default=None, objects=[], allow_None=True)
+    max_points = param.Integer(
+        default=1500,
+        bounds=(10, None),
+        doc="longer series are drawn as per-bin min/max envelopes (heat map: per-bin max), "
+        "so moving the cursor costs the same at any length",
+    )
     error_max_mm = param.Number(default=150.0, bounds=(1, None))
     plot_height = param.Integer(default=150, bounds=(60, None))
 
@@ -97,7 +150,14 @@ class Timelines(pn.viewable.Viewer):
             )
         fig.title.text_font_size = "12px"
         fig.min_border_left = 60
-        span = Span(location=self.frame, dimension="height", line_color=CURSOR_COLOR, line_width=2)
+        # on the overlay layer: moving the cursor repaints it alone, not the curves
+        span = Span(
+            location=self.frame,
+            dimension="height",
+            line_color=CURSOR_COLOR,
+            line_width=2,
+            level="overlay",
+        )
         fig.add_layout(span)
         fig.on_event(Tap, self._on_tap)
         self._spans.append(span)
@@ -134,8 +194,7 @@ class Timelines(pn.viewable.Viewer):
             for key, (_label, dash) in PSIM_COMPONENTS.items():
                 values = getattr(res.psim, "frame_score" if key == "score" else key)
                 r = psim.line(
-                    frames,
-                    np.asarray(values, dtype=np.float64),
+                    *envelope(frames, values, self.max_points),
                     color=color,
                     line_dash=dash,
                     line_width=2 if key == "score" else 1.3,
@@ -143,9 +202,22 @@ class Timelines(pn.viewable.Viewer):
                     **({"legend_label": name} if key == "score" else {}),
                 )
                 self._psim_renderers[key].append(r)
-            mpjpe.line(frames, res.mpjpe_mm, color=color, line_width=2, legend_label=name)
-            mpjpe.line(frames, res.pa_mpjpe_mm, color=color, line_dash="dashed", line_width=1.3)
-            vel.line(frames, res.velocity_error_mm, color=color, line_width=1.5, legend_label=name)
+            n = self.max_points
+            mpjpe.line(
+                *envelope(frames, res.mpjpe_mm, n), color=color, line_width=2, legend_label=name
+            )
+            mpjpe.line(
+                *envelope(frames, res.pa_mpjpe_mm, n),
+                color=color,
+                line_dash="dashed",
+                line_width=1.3,
+            )
+            vel.line(
+                *envelope(frames, res.velocity_error_mm, n),
+                color=color,
+                line_width=1.5,
+                legend_label=name,
+            )
 
         self._heat_source = ColumnDataSource(self._heat_data())
         heat = self._figure(
@@ -182,7 +254,7 @@ class Timelines(pn.viewable.Viewer):
         if self.heatmap_model is None or self.heatmap_model not in a.models:
             img = np.full((a.gt_camera.shape[1], a.num_frames), np.nan)
         else:
-            img = a.models[self.heatmap_model].error_mm.T  # (J, T)
+            img = column_max(a.models[self.heatmap_model].error_mm, self.max_points).T
         return {"image": [np.ascontiguousarray(img)], "dw": [a.num_frames], "dh": [img.shape[0]]}
 
     def _set_heat_title(self) -> None:

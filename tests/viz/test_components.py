@@ -210,3 +210,26 @@ def test_image_panel_shows_each_frame(analysis):
     assert panel.source == "image_fn" and seen[-1] == analysis.frames[45]
     panel.image_fn = lambda f: 1 / 0  # a broken source leaves a message, not an exception
     assert "image unavailable" in panel._note.object
+
+
+def test_long_series_are_drawn_as_envelopes():
+    from poseviz.viz.timeline import column_max, envelope
+
+    x = np.arange(10000)
+    y = np.sin(x / 50.0)
+    y[5003] = 9.0  # a one-frame spike survives decimation
+    y[7000:7100] = np.nan
+    xs, ys = envelope(x, y, 1500)
+    assert len(xs) <= 1500 and np.nanmax(ys) == 9.0 and np.nanmin(ys) == y[~np.isnan(y)].min()
+    assert (np.diff(xs) >= 0).all()  # still in frame order
+    k = -(-10000 // 750)
+    for b in range(0, 10000 // k, 97):  # each bin keeps its own min and max (plain loop)
+        chunk = y[b * k : (b + 1) * k]
+        if np.isfinite(chunk).any():
+            assert np.nanmin(chunk) in ys and np.nanmax(chunk) in ys
+    short = np.arange(100.0)
+    np.testing.assert_array_equal(envelope(short, short, 1500)[1], short)
+    err = np.random.default_rng(0).random((10000, 17))
+    m = column_max(err, 1500)
+    assert m.shape == (-(-10000 // k), 17) and len(m) <= 750
+    np.testing.assert_allclose(m[3], err[3 * k : 4 * k].max(0))
