@@ -80,7 +80,12 @@ def candidates_to_sequence(
         c = np.asarray(c, dtype=np.float64).reshape(-1, J)
         o = None if occluded is None else np.asarray(occluded[t], dtype=bool).reshape(-1, J)
         if conv is not None:
-            p, c = conv(p, c)
+            # The converter's matrix product would spread one NaN joint to every joint
+            # (0 * NaN): convert zeros, then mark the joints built from a missing one.
+            missing = ~np.isfinite(p).all(-1)
+            p, c = conv(np.where(missing[..., None], 0.0, p), c)
+            lost = np.stack([missing[:, list(s)].any(-1) for s in conv.sources], -1)
+            p[lost] = np.nan
             if o is not None:
                 o = np.stack([o[:, list(s)].any(-1) for s in conv.sources], -1)
         pts_out.append(p)

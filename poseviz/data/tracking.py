@@ -93,8 +93,8 @@ class PersonTracker:
 
     Args:
         max_distance: largest accepted mean keypoint distance to the predicted pose, in units
-            of the track's box diagonal (per frame; it grows with the square root of the
-            frames since the last match, up to 3x).
+            of the track's box diagonal (it grows by 10 % per frame since the last match, up
+            to twice as much; see `match_limit`).
         reacquire_after: frames without a match after which the track restarts on the most
             prominent candidate (a new ``segment``); ``None`` never restarts.
         min_confidence: joints below this confidence are ignored for boxes and distances.
@@ -134,6 +134,11 @@ class PersonTracker:
         pose = self.predicted_pose()
         return None if pose is None else keypoint_box(pose)
 
+    def match_limit(self) -> float:
+        """The distance (box diagonals) up to which a candidate is the tracked person now:
+        ``max_distance`` growing by 10 % per frame since the last match, at most doubled."""
+        return self.max_distance * min(1.0 + 0.1 * self.lost, 2.0)
+
     def _prominence(self, pts: np.ndarray, conf: np.ndarray) -> np.ndarray:
         box = keypoint_box(pts, conf, self.min_confidence)
         area = np.nan_to_num((box[:, 2] - box[:, 0]) * (box[:, 3] - box[:, 1]))
@@ -169,7 +174,7 @@ class PersonTracker:
             self._accept(pts[k], conf[k], first=True)
             return k
         dist = self.distances(pts, conf)
-        limit = self.max_distance * min(np.sqrt(self.lost + 1), 3.0)
+        limit = self.match_limit()
         if len(dist) == 0 or dist.min() > limit:
             self.lost += 1
             return -1
@@ -199,7 +204,8 @@ class Track:
     """One person followed through a video.
 
     Attributes:
-        joints_2d: ``(T, J, 2)`` pixels; gap frames and missing joints are interpolated.
+        joints_2d: ``(T, J, 2)`` pixels; gap frames and missing joints are interpolated (a
+            joint missing in every frame stays NaN).
         confidence: ``(T, J)`` in [0, 1]; 0 wherever a value was filled in.
         detected: ``(T,)`` bool, False on gap frames (filled, not seen).
         chosen: ``(T,)`` int64 index of the chosen candidate in each frame, -1 in gaps.
@@ -226,11 +232,12 @@ class Track:
         return float(self.detected.mean()) if self.num_frames else 0.0
 
 
-def fill_gaps(points: np.ndarray, valid: np.ndarray) -> np.ndarray:
+def fill_gaps(points: np.ndarray, valid: np.ndarray, *, never: str = "raise") -> np.ndarray:
     """Linearly interpolate ``(T, J, C)`` values over time where ``valid`` ``(T, J)`` is
     False, per joint, holding the nearest valid value before the first / after the last one.
 
-    Raises ValueError when some joint is never valid.
+    A joint that is never valid raises ValueError (``never="raise"``) or stays NaN
+    (``never="nan"``).
     """
     pts = np.array(points, dtype=np.float64, copy=True)
     ok = np.asarray(valid, dtype=bool) & np.isfinite(pts).all(-1)
@@ -242,6 +249,9 @@ def fill_gaps(points: np.ndarray, valid: np.ndarray) -> np.ndarray:
         if good.all():
             continue
         if not good.any():
+            if never == "nan":
+                pts[:, j] = np.nan
+                continue
             raise ValueError(f"fill_gaps: joint {j} is never detected, nothing to fill from")
         for c in range(pts.shape[2]):
             pts[~good, j, c] = np.interp(frames[~good], frames[good], pts[good, j, c])
@@ -297,7 +307,7 @@ def track_person(
     if not detected.any():
         raise ValueError(f"track_person: no person in any of the {T} frames")
     valid = detected[:, None] & np.isfinite(joints).all(-1)
-    filled = fill_gaps(joints, valid)
+    filled = fill_gaps(joints, valid, never="nan")
     conf = np.where(valid, np.clip(conf, 0.0, 1.0), 0.0)
     return Track(
         joints_2d=filled,

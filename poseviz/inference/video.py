@@ -304,7 +304,7 @@ def detect_video(
             found = [c for c in [det.detect(frame)] if c is not None]
             kinds = [0] * len(found)
             if redetect and tracker.active:
-                limit = tracker.max_distance * min(np.sqrt(tracker.lost + 1), 3.0)
+                limit = tracker.match_limit()
                 mapped = [_h36m(c, info) for c in found]
                 close = [tracker.distances(p[None], c[None])[0] <= limit for p, c in mapped]
                 if not any(close):
