@@ -85,15 +85,8 @@ def _lift(args: argparse.Namespace, video, outdir) -> int:
     from poseviz.structures import Prediction
     from poseviz.viz.render import write_overlay_video
 
-    read_video_info(video)  # a missing or corrupt video fails before the model loads
-    if not hasattr(inference, "load_model") or not hasattr(inference, "predict_sequence"):
-        raise ValueError(
-            "lifting needs poseviz.inference.load_model / predict_sequence (the training "
-            "engine), which this installation lacks"
-        )
-    model = inference.load_model(args.model)
-    model_id = Path(args.model).name or str(args.model)
-    tracked = track_video(
+    read_video_info(video)  # a missing or corrupt video fails first, with its own message
+    tracked = track_video(  # then one with no person, before a model is loaded
         video,
         smooth=args.smooth,
         max_frames=args.max_frames,
@@ -101,6 +94,13 @@ def _lift(args: argparse.Namespace, video, outdir) -> int:
         use_cache=not args.no_cache,
         progress=not args.quiet,
     )
+    if not hasattr(inference, "load_model") or not hasattr(inference, "predict_sequence"):
+        raise ValueError(
+            "lifting needs poseviz.inference.load_model / predict_sequence (the training "
+            "engine), which this installation lacks"
+        )
+    model = inference.load_model(args.model)
+    model_id = Path(args.model).name or str(args.model)
     seq, cam, track = tracked.sequence, tracked.camera_id, tracked.track
     pred = inference.predict_sequence(model, seq, cam)
     per_frame = {
