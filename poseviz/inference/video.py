@@ -6,7 +6,8 @@ not the person being followed, re-detects in a crop around the followed person's
 box; the raw BlazePose candidates are cached in an ``.npz`` keyed by the video's content
 hash (SHA-256) and the detector settings, so a second run skips detection. `track_video`
 follows one person through the candidates (`poseviz.data.tracking.track_person`: gaps are
-interpolated and flagged with confidence 0), optionally smooths, and returns the sequence
+interpolated and flagged with confidence 0; after `REACQUIRE_SECONDS` without the person the
+track restarts on whoever is most prominent, as a new ``segment``), optionally smooths, and returns the sequence
 with confidence and occlusion estimates; `video_to_sequence` is its one-line form for apps.
 
 The sequence has one view (id ``"video"`` by default) whose `Camera` is an assumed pinhole:
@@ -32,6 +33,7 @@ from poseviz.inference.detect import MediaPipeDetector, blazepose_to_h36m17
 from poseviz.structures import Camera, PoseSequence
 
 __all__ = [
+    "REACQUIRE_SECONDS",
     "TrackedVideo",
     "VideoDetections",
     "VideoInfo",
@@ -45,6 +47,10 @@ __all__ = [
 ]
 
 _CACHE_VERSION = 1
+# After this long without the followed person the track restarts on the most prominent one
+# (a new, flagged segment): long enough to ride out a missed detection or two, short enough
+# not to drop a person whom a one-person detector swapped for someone else.
+REACQUIRE_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -275,7 +281,7 @@ def detect_video(
     settings_probe = (
         detector.settings if detector is not None else MediaPipeDetector.default_settings()
     )
-    settings = {**settings_probe, "redetect": bool(redetect)}
+    settings = {**settings_probe, "redetect": bool(redetect), "reacquire_s": REACQUIRE_SECONDS}
     cache = _cache_path(Path(cache_dir) if cache_dir else default_cache_dir(), sha, settings)
     if use_cache and cache.is_file():
         try:
@@ -286,7 +292,7 @@ def detect_video(
             if cached.complete or (max_frames is not None and cached.num_frames >= max_frames):
                 return cached if max_frames is None else cached.head(max_frames)
     det = detector if detector is not None else MediaPipeDetector()
-    tracker = PersonTracker()
+    tracker = PersonTracker(reacquire_after=_reacquire_frames(info.fps))
     frames, images, vis, world, source = [], [], [], [], []
     total = info.frame_count or None
     if max_frames is not None:
@@ -344,6 +350,10 @@ def detect_video(
     if use_cache and len(frames):
         result.save(cache)
     return result
+
+
+def _reacquire_frames(fps: float) -> int:
+    return max(1, round(REACQUIRE_SECONDS * fps))
 
 
 def _h36m(c, info: VideoInfo) -> tuple[np.ndarray, np.ndarray]:
@@ -410,6 +420,7 @@ def track_video(
         [mapped["joints_2d"][i] for i in per_frame],
         [mapped["confidence"][i] for i in per_frame],
         [mapped["occluded"][i] for i in per_frame],
+        reacquire_after=_reacquire_frames(info.fps),
     )
     joints = track.joints_2d
     if smooth != "none":
