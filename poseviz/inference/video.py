@@ -21,7 +21,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -253,7 +253,7 @@ def detect_video(
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
     redetect: bool = True,
-    progress: bool = True,
+    progress: bool | Callable[[int, int | None], None] = True,
 ) -> VideoDetections:
     """Detect 2D poses in every frame of ``video`` (see the module docstring).
 
@@ -265,7 +265,8 @@ def detect_video(
         use_cache: read and write the cache.
         redetect: re-detect in a crop around the followed person when the full-frame
             result is someone else (or nobody).
-        progress: show a tqdm progress bar.
+        progress: show a tqdm progress bar (True), nothing (False), or call
+            ``progress(frames_done, total_or_None)`` after every frame (e.g. an app's bar).
 
     Raises:
         FileNotFoundError / ValueError: the file is missing or not a readable video.
@@ -304,7 +305,7 @@ def detect_video(
             total=total,
             desc=f"detecting {Path(video).name}",
             unit="frame",
-            disable=not progress,
+            disable=progress is not True,
         )
         for t, frame in enumerate(bar):
             found = [c for c in [det.detect(frame)] if c is not None]
@@ -323,6 +324,8 @@ def detect_video(
                 tracker.update(np.stack([p for p, _ in mapped]), np.stack([c for _, c in mapped]))
             else:
                 tracker.update(np.zeros((0, 17, 2)), np.zeros((0, 17)))
+            if callable(progress):
+                progress(t + 1, total)
             for c, k in zip(found, kinds, strict=True):
                 frames.append(t)
                 images.append(c.image)
@@ -394,7 +397,7 @@ def track_video(
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
     detections: VideoDetections | None = None,
-    progress: bool = True,
+    progress: bool | Callable[[int, int | None], None] = True,
 ) -> TrackedVideo:
     """Detect (or reuse cached detections) and follow one person through ``video``.
 
