@@ -102,7 +102,20 @@ def _lift(args: argparse.Namespace, video, outdir) -> int:
     model = inference.load_model(args.model)
     model_id = Path(args.model).name or str(args.model)
     seq, cam, track = tracked.sequence, tracked.camera_id, tracked.track
-    pred = inference.predict_sequence(model, seq, cam)
+    if "image" in getattr(model, "inputs", ()):  # image-based: real person crops
+        from poseviz.inference.crops import crop_inputs
+
+        inputs = crop_inputs(
+            video,
+            seq.joints_2d[cam],
+            seq.confidence[cam],
+            seq.occluded[cam],
+            size=tuple(model.config.image_size),
+            progress=not args.quiet,
+        )
+        pred = inference.predict_sequence(model, seq, cam, inputs=inputs)
+    else:
+        pred = inference.predict_sequence(model, seq, cam)
     per_frame = {
         "joints_2d": seq.joints_2d[cam],
         "confidence": seq.confidence[cam],
@@ -112,7 +125,7 @@ def _lift(args: argparse.Namespace, video, outdir) -> int:
     }
     idx = np.asarray(pred.frame_indices)
     pred = Prediction(
-        model_id=pred.model_id or model_id,
+        model_id=model_id,
         sequence_id=seq.name,
         camera_id=cam,
         joints_3d=pred.joints_3d,

@@ -29,6 +29,7 @@ __all__ = [
     "PersonCrops",
     "crop_affine",
     "crop_image",
+    "crop_inputs",
     "crops_to_tensor",
     "person_boxes",
     "person_crops",
@@ -187,3 +188,44 @@ def crops_to_tensor(images: np.ndarray):
             f"crops_to_tensor: expected (..., H, W, 3) uint8, got {arr.shape} {arr.dtype}"
         )
     return torch.from_numpy(np.ascontiguousarray(np.moveaxis(arr, -1, -3))).float() / 255.0
+
+
+def crop_inputs(
+    video: str | Path,
+    joints_2d: np.ndarray,
+    confidence: np.ndarray | None = None,
+    occluded: np.ndarray | None = None,
+    *,
+    size: tuple[int, int] = (256, 256),
+    padding: float = 0.25,
+    progress: bool = False,
+) -> dict:
+    """An image-based model's inputs for a real video, frames first (the ``inputs`` that
+    ``poseviz.inference.predict_sequence`` takes instead of rendered synthetic crops).
+
+    Args:
+        video: the video; ``joints_2d`` ``(T, J, 2)`` its pixels, ``confidence`` ``(T, J)``,
+            ``occluded`` ``(T, J)`` bool (optional).
+        size: the model's crop ``(height, width)`` (``config.image_size``).
+
+    Returns:
+        ``{"image": (T, 3, H, W) float32 RGB in [0, 1], "keypoints_2d": (T, J, 2) float32 crop
+        pixels normalised x / W * 2 - [1, H / W]}`` plus ``"occlusion": (T, J) float32`` when
+        ``occluded`` is given.
+    """
+    import torch
+
+    from poseviz.geometry import normalize_screen_coordinates
+
+    crops = person_crops(
+        video, joints_2d, confidence, size=size, padding=padding, progress=progress
+    )
+    H, W = size
+    kp = normalize_screen_coordinates(crops.joints_2d, W, H)
+    out = {
+        "image": crops_to_tensor(crops.images),
+        "keypoints_2d": torch.from_numpy(np.asarray(kp, dtype=np.float32)),
+    }
+    if occluded is not None:
+        out["occlusion"] = torch.from_numpy(np.asarray(occluded, dtype=np.float32))
+    return out

@@ -60,3 +60,26 @@ def test_person_crops_pick_the_listed_frames(tmp_path):
     assert tuple(x.shape) == (2, 3, 32, 24) and 0.0 <= float(x.min()) <= float(x.max()) <= 1.0
     with pytest.raises(ValueError, match="video shorter than the joints"):
         person_crops(path, np.tile(joints[:1], (7, 1, 1)), frames=[6])
+
+
+def test_crop_inputs_for_an_image_model(tmp_path):
+    from poseviz.geometry import normalize_screen_coordinates
+    from poseviz.inference.crops import crop_inputs
+
+    path = tmp_path / "v.avi"
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (64, 48))
+    for _ in range(3):
+        w.write(np.full((48, 64, 3), 200, np.uint8))
+    w.release()
+    joints = np.tile(np.array([[20.0, 10.0], [40.0, 30.0], [30.0, 20.0]]), (3, 1, 1))
+    occ = np.zeros((3, 3), bool)
+    occ[1, 2] = True
+    out = crop_inputs(path, joints, occluded=occ, size=(32, 24))
+    assert tuple(out["image"].shape) == (3, 3, 32, 24)
+    crops = person_crops(path, joints, size=(32, 24))
+    expected = normalize_screen_coordinates(crops.joints_2d, 24, 32)
+    np.testing.assert_allclose(out["keypoints_2d"].numpy(), expected, rtol=1e-6)
+    # the box's centre is crop pixel (W/2 - 0.5, H/2 - 0.5) (pixel centres at integers):
+    # normalised, half a pixel short of (0, 0), i.e. -1 / W on both axes
+    np.testing.assert_allclose(out["keypoints_2d"][:, 2].numpy(), -1 / 24, atol=1e-6)
+    assert out["occlusion"].dtype.is_floating_point and out["occlusion"][1, 2] == 1.0
