@@ -15,7 +15,8 @@
 3. For each camera: the reference in that camera's frame, root-relative (pelvis at the
    origin); every model lifts that camera's 2D (`poseviz.inference.load_model` /
    `predict_sequence`); MediaPipe's own monocular world landmarks (``pose_world_landmarks``,
-   hip-centred, camera-aligned axes) are scored the same way. MPJPE is the mean joint
+   hip-centred, camera-aligned axes) are scored the same way. Models that read images get
+   real person crops (`poseviz.inference.video.lift_tracked_video`). MPJPE is the mean joint
    distance (mm) without alignment; PA-MPJPE after a similarity Procrustes alignment per
    frame (`poseviz.geometry.procrustes_align`, VideoPose3D's p_mpjpe). Only frames where
    the reference has all 17 joints and the person was detected in that view count.
@@ -40,8 +41,7 @@ sys.path.insert(0, str(REPO))
 from poseviz.data.pose2sim import read_pose2sim  # noqa: E402
 from poseviz.geometry import procrustes_align, world_to_camera  # noqa: E402
 from poseviz.inference.multiview import triangulate_consistent  # noqa: E402
-from poseviz.inference.video import track_video  # noqa: E402
-from poseviz.structures import PoseSequence  # noqa: E402
+from poseviz.inference.video import lift_tracked_video, track_video  # noqa: E402
 
 
 def errors_mm(pred: np.ndarray, ref: np.ndarray) -> tuple[float, float]:
@@ -156,25 +156,12 @@ def main(argv: list[str] | None = None) -> int:
     for mp in model_paths:
         model = inference.load_model(mp)
         for cid in cam_ids:
-            src = tracked[cid].sequence.slice(0, T)
-            one = PoseSequence(
-                name=src.name,
-                subject=src.subject,
-                action=src.action,
-                fps=src.fps,
-                skeleton="h36m17",
-                cameras={cid: rig.cameras[cid]},
-                joints_2d=src.joints_2d,
-                confidence=src.confidence,
-                occluded=src.occluded,
-                video=src.video,
-            )
-            pred = inference.predict_sequence(model, one, cid)
-            full = np.full((T, 17, 3), np.nan)
+            pred, _ = lift_tracked_video(tracked[cid], model, model_id=Path(mp).name)
+            full = np.full((tracked[cid].sequence.num_frames, 17, 3), np.nan)
             full[np.asarray(pred.frame_indices)] = pred.joints_3d
             ref, ok = refs[cid]
-            have = np.isfinite(full[ok]).all((-1, -2))
-            rows.setdefault(Path(mp).name, {})[cid] = errors_mm(full[ok][have], ref[have])
+            have = np.isfinite(full[:T][ok]).all((-1, -2))
+            rows.setdefault(Path(mp).name, {})[cid] = errors_mm(full[:T][ok][have], ref[have])
     if not model_paths:
         print("\n(no shipped models found: pass --models, or add models/*/config.yaml)")
 

@@ -81,8 +81,7 @@ def _lift(args: argparse.Namespace, video, outdir) -> int:
     import poseviz.inference as inference
     from poseviz.data.predictions import save_predictions
     from poseviz.data.tracking import fill_gaps
-    from poseviz.inference.video import read_video_info, track_video
-    from poseviz.structures import Prediction
+    from poseviz.inference.video import lift_tracked_video, read_video_info, track_video
     from poseviz.viz.render import write_overlay_video
 
     read_video_info(video)  # a missing or corrupt video fails first, with its own message
@@ -94,52 +93,17 @@ def _lift(args: argparse.Namespace, video, outdir) -> int:
         use_cache=not args.no_cache,
         progress=not args.quiet,
     )
-    if not hasattr(inference, "load_model") or not hasattr(inference, "predict_sequence"):
+    if not hasattr(inference, "load_model"):
         raise ValueError(
-            "lifting needs poseviz.inference.load_model / predict_sequence (the training "
-            "engine), which this installation lacks"
+            "lifting needs poseviz.inference.load_model (the training engine), which this "
+            "installation lacks"
         )
     model = inference.load_model(args.model)
-    model_id = Path(args.model).name or str(args.model)
     seq, cam, track = tracked.sequence, tracked.camera_id, tracked.track
-    if "image" in getattr(model, "inputs", ()):  # image-based: real person crops
-        from poseviz.inference.crops import crop_inputs
-
-        inputs = crop_inputs(
-            video,
-            seq.joints_2d[cam],
-            seq.confidence[cam],
-            seq.occluded[cam],
-            size=tuple(model.config.image_size),
-            progress=not args.quiet,
-        )
-        pred = inference.predict_sequence(model, seq, cam, inputs=inputs)
-    else:
-        pred = inference.predict_sequence(model, seq, cam)
-    per_frame = {
-        "joints_2d": seq.joints_2d[cam],
-        "confidence": seq.confidence[cam],
-        "occluded": seq.occluded[cam],
-        "detected": track.detected,
-        "segment": track.segment,
-    }
+    pred, mediapipe = lift_tracked_video(
+        tracked, model, model_id=Path(args.model).name or str(args.model), progress=not args.quiet
+    )
     idx = np.asarray(pred.frame_indices)
-    pred = Prediction(
-        model_id=model_id,
-        sequence_id=seq.name,
-        camera_id=cam,
-        joints_3d=pred.joints_3d,
-        aux={**pred.aux, **{k: v[idx] for k, v in per_frame.items()}},
-        frame_indices=idx,
-    )
-    world = fill_gaps(tracked.world_3d, np.repeat(track.detected[:, None], 17, 1))
-    mediapipe = Prediction(
-        model_id="mediapipe_world",
-        sequence_id=seq.name,
-        camera_id=cam,
-        joints_3d=world,
-        aux=per_frame,
-    )
     stem = video.stem
     final = {
         "predictions": outdir / f"{stem}.predictions.npz",

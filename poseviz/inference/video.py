@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from poseviz.data.tracking import PersonTracker, Track, smooth_keypoints, track_person
+from poseviz.data.tracking import PersonTracker, Track, fill_gaps, smooth_keypoints, track_person
 from poseviz.inference.detect import MediaPipeDetector, blazepose_to_h36m17
-from poseviz.structures import Camera, PoseSequence
+from poseviz.structures import Camera, PoseSequence, Prediction
 
 __all__ = [
     "REACQUIRE_SECONDS",
@@ -40,6 +40,7 @@ __all__ = [
     "default_cache_dir",
     "detect_video",
     "iter_frames",
+    "lift_tracked_video",
     "read_video_info",
     "track_video",
     "video_hash",
@@ -455,3 +456,73 @@ def video_to_sequence(video: str | Path, **options: Any) -> PoseSequence:
     ``(T, 17, 2)`` pixels, ``(T, 17)`` confidence and occlusion, the assumed camera and the
     video path (what the compare app shows for a video without ground truth)."""
     return track_video(video, **options).sequence
+
+
+def lift_tracked_video(
+    tracked: TrackedVideo,
+    model: Any,
+    *,
+    model_id: str,
+    progress: bool = False,
+) -> tuple[Prediction, Prediction]:
+    """Lift a tracked video with a trained model; also MediaPipe's own 3D as a record.
+
+    Keypoint models get the view's 2D (``poseviz.inference.predict_sequence``); models that
+    read ``image`` get real person crops (`poseviz.inference.crops.crop_inputs`) at their
+    ``config.image_size``.
+
+    Args:
+        tracked: from `track_video`.
+        model: a loaded lifting model (``poseviz.inference.load_model``).
+        model_id: the record's model label (e.g. the model folder's name).
+        progress: progress bars for cropping.
+
+    Returns:
+        ``(prediction, mediapipe)``: the model's `Prediction` (``joints_3d`` ``(T', 17, 3)``
+        root-relative camera-frame metres for its ``frame_indices``) and MediaPipe's world
+        landmarks as a `Prediction` named ``"mediapipe_world"`` (``(T, 17, 3)``, gaps
+        interpolated). Both carry per-frame aux ``joints_2d`` ``(T, 17, 2)`` pixels,
+        ``confidence`` and ``occluded`` ``(T, 17)``, ``detected`` and ``segment`` ``(T,)``.
+    """
+    from poseviz.inference import predict_sequence
+
+    seq, cam, track = tracked.sequence, tracked.camera_id, tracked.track
+    if "image" in getattr(model, "inputs", ()):
+        from poseviz.inference.crops import crop_inputs
+
+        inputs = crop_inputs(
+            seq.video[cam],
+            seq.joints_2d[cam],
+            seq.confidence[cam],
+            seq.occluded[cam],
+            size=tuple(model.config.image_size),
+            progress=progress,
+        )
+        raw = predict_sequence(model, seq, cam, inputs=inputs)
+    else:
+        raw = predict_sequence(model, seq, cam)
+    per_frame = {
+        "joints_2d": seq.joints_2d[cam],
+        "confidence": seq.confidence[cam],
+        "occluded": seq.occluded[cam],
+        "detected": track.detected,
+        "segment": track.segment,
+    }
+    idx = np.asarray(raw.frame_indices)
+    prediction = Prediction(
+        model_id=model_id,
+        sequence_id=seq.name,
+        camera_id=cam,
+        joints_3d=raw.joints_3d,
+        aux={**raw.aux, **{k: v[idx] for k, v in per_frame.items()}},
+        frame_indices=idx,
+    )
+    world = fill_gaps(tracked.world_3d, np.repeat(track.detected[:, None], 17, 1))
+    mediapipe = Prediction(
+        model_id="mediapipe_world",
+        sequence_id=seq.name,
+        camera_id=cam,
+        joints_3d=world,
+        aux=per_frame,
+    )
+    return prediction, mediapipe
