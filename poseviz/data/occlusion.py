@@ -27,7 +27,7 @@ Rules (all in metres, camera frame, OpenCV axes: z forward):
   Joint 9 (neck/nose) ends both head-group capsules, so the head never hides it (it is
   treated as the neck: seen from behind, its front surface is the back of the neck).
   **Adjacent bones do count**: the upper arm can hide the wrist of a flexed arm, the thigh
-  the ankle of a deep squat, the near hip the far hip in a side view.
+  the ankle of a deep squat, the near thigh the far hip in a side view.
 - **Front surface.** Joint centres lie inside the flesh, so the line of sight ends at the
   joint's front surface: the point ``r_j`` closer to the camera along the ray, where ``r_j``
   is the smallest radius of the joint's own capsules (4 cm at the wrist, 5 cm at the
