@@ -1,0 +1,209 @@
+"""The demo dataset: the 15 DeepMimic humanoid clips of the ``pybullet`` wheel, in h36m17,
+seen by a Human3.6M-like rig of four virtual cameras.
+
+Anyone gets it offline after ``pip install pybullet``: `load_demo` builds it on first use
+(forward kinematics of every clip, `poseviz.data.deepmimic`; four cameras per clip,
+`poseviz.data.cameras.h36m_like_rig` seeded by the clip's position in the list so rigs
+differ between clips like Human3.6M's between subjects; 2D by projection, no noise) and
+caches it in the user cache directory (``platformdirs.user_cache_dir("poseviz")``, or
+``$POSEVIZ_CACHE_DIR``) as ``demo_v<DEMO_VERSION>.npz`` (plain arrays and a JSON header,
+no pickle). Later calls read the cache; a cache of another version or made from other
+clip files is rebuilt.
+
+**Split.** Whole clips, so no motion is in both splits: the validation clips are
+`VALIDATION_CLIPS` (``dance_b``, ``getup_faceup``, ``run``: 405 of 1621 frames), each with
+a sibling motion in training (``dance_a``, ``getup_facedown``, ``walk``). A sequence's
+``subject`` is ``"train"`` or ``"val"``, its ``action`` the clip's motion and its name
+``"<subject>/<action>"``. Frame rates are the clips' own (16-60 fps).
+
+World frame: Z up, metres, the floor at z = 0 (see `poseviz.data.deepmimic`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from poseviz.data._formats import FormatError
+from poseviz.data.cameras import attach_cameras, h36m_like_rig
+from poseviz.data.deepmimic import find_pybullet_motions, read_deepmimic
+from poseviz.structures import Camera, PoseSequence
+
+__all__ = [
+    "DEMO_VERSION",
+    "VALIDATION_CLIPS",
+    "build_demo",
+    "demo_cache_path",
+    "load_demo",
+    "read_demo",
+    "save_demo",
+]
+
+DEMO_VERSION = 1
+VALIDATION_CLIPS = ("dance_b", "getup_faceup", "run")
+_MAGIC = "poseviz-demo"
+
+
+def demo_cache_path(cache_dir: str | Path | None = None) -> Path:
+    """Where the demo cache lives: ``cache_dir``, else ``$POSEVIZ_CACHE_DIR``, else the
+    user cache directory of ``poseviz``; the file is ``demo_v<DEMO_VERSION>.npz``."""
+    if cache_dir is None:
+        cache_dir = os.environ.get("POSEVIZ_CACHE_DIR")
+    if cache_dir is None:
+        import platformdirs
+
+        cache_dir = platformdirs.user_cache_dir("poseviz")
+    return Path(cache_dir) / f"demo_v{DEMO_VERSION}.npz"
+
+
+def _source_stamp(clips: list[Path]) -> str:
+    """Digest of the clip files' names and contents (a changed wheel rebuilds the cache)."""
+    h = hashlib.sha1()
+    for p in clips:
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def _occlusion(seq: PoseSequence) -> dict[str, np.ndarray]:
+    try:
+        from poseviz.data.occlusion import occlusion_labels
+    except ImportError:
+        return {}
+    from poseviz.geometry import world_to_camera
+
+    return {
+        cid: np.asarray(occlusion_labels(world_to_camera(seq.joints_3d, cam), cam), dtype=bool)
+        for cid, cam in seq.cameras.items()
+    }
+
+
+def build_demo(*, progress: bool = True) -> list[PoseSequence]:
+    """Build the demo sequences from the installed pybullet clips (no caching).
+
+    Returns 15 `PoseSequence` in h36m17 (world metres, Z up), each with cameras
+    ``cam0``..``cam3`` and their ``joints_2d`` (pixels).
+    """
+    from tqdm.auto import tqdm
+
+    out = []
+    clips = find_pybullet_motions()
+    for i, path in enumerate(tqdm(clips, desc="building demo dataset", unit="clip", disable=not progress)):
+        action = path.stem.removeprefix("humanoid3d_")
+        subject = "val" if action in VALIDATION_CLIPS else "train"
+        seq = read_deepmimic(path, subject=subject, action=action)[0]
+        seq = attach_cameras(seq, h36m_like_rig(seq.joints_3d, seed=i))
+        seq.occluded = _occlusion(seq)
+        out.append(seq)
+    return out
+
+
+def save_demo(sequences: list[PoseSequence], path: str | Path, *, stamp: str = "") -> Path:
+    """Write sequences as a demo cache ``.npz`` (atomically: a temporary file, renamed)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header: dict[str, Any] = {"format": _MAGIC, "version": DEMO_VERSION, "stamp": stamp, "sequences": []}
+    arrays: dict[str, np.ndarray] = {}
+    for i, s in enumerate(sequences):
+        header["sequences"].append(
+            {
+                "name": s.name,
+                "subject": s.subject,
+                "action": s.action,
+                "fps": s.fps,
+                "skeleton": s.skeleton,
+                "cameras": [c.to_dict() for c in s.cameras.values()],
+                "views_2d": sorted(s.joints_2d),
+                "views_occluded": sorted(s.occluded),
+            }
+        )
+        if s.joints_3d is not None:
+            arrays[f"s{i}.joints_3d"] = s.joints_3d
+        for cid, v in s.joints_2d.items():
+            arrays[f"s{i}.joints_2d.{cid}"] = v
+        for cid, v in s.occluded.items():
+            arrays[f"s{i}.occluded.{cid}"] = v
+    arrays["header"] = np.array(json.dumps(header))
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    os.replace(tmp, path)
+    return path
+
+
+def _read_header(path: Path, data: Any) -> dict[str, Any]:
+    if "header" not in data.files:
+        raise FormatError(path, "header", "a poseviz demo cache (key 'header')", f"{data.files[:5]}")
+    try:
+        header = json.loads(str(data["header"]))
+    except json.JSONDecodeError as err:
+        raise FormatError(path, "header", "JSON", str(err)) from None
+    if header.get("format") != _MAGIC:
+        raise FormatError(path, "header.format", repr(_MAGIC), repr(header.get("format")))
+    return header
+
+
+def read_demo(path: str | Path) -> list[PoseSequence]:
+    """Read a demo cache written by `save_demo` (no pickle) into `PoseSequence` records."""
+    path = Path(path)
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise FormatError(path, "file", "a poseviz demo cache (.npz)", str(err)) from None
+    with data:
+        header = _read_header(path, data)
+        out = []
+        for i, meta in enumerate(header["sequences"]):
+            key3d = f"s{i}.joints_3d"
+            try:
+                out.append(
+                    PoseSequence(
+                        name=meta["name"],
+                        subject=meta["subject"],
+                        action=meta["action"],
+                        fps=meta["fps"],
+                        skeleton=meta["skeleton"],
+                        joints_3d=data[key3d] if key3d in data.files else None,
+                        cameras={c["id"]: Camera.from_dict(c) for c in meta["cameras"]},
+                        joints_2d={c: data[f"s{i}.joints_2d.{c}"] for c in meta["views_2d"]},
+                        occluded={c: data[f"s{i}.occluded.{c}"] for c in meta["views_occluded"]},
+                    )
+                )
+            except KeyError as err:
+                raise FormatError(path, f"sequence {i}", "its header fields and arrays", f"missing {err}") from None
+    return out
+
+
+def load_demo(
+    *, rebuild: bool = False, progress: bool = True, cache_dir: str | Path | None = None
+) -> list[PoseSequence]:
+    """The demo dataset (see the module docstring): built on first use, then read from
+    the cache.
+
+    Args:
+        rebuild: build again even when a valid cache exists.
+        progress: show a progress bar while building.
+        cache_dir: folder of the cache (default `demo_cache_path`'s).
+
+    Returns:
+        15 `PoseSequence` (subjects ``"train"`` / ``"val"``) in h36m17, world metres,
+        with four cameras each and their 2D keypoints in pixels.
+    """
+    path = demo_cache_path(cache_dir)
+    stamp = _source_stamp(find_pybullet_motions())
+    if path.is_file() and not rebuild:
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                valid = _read_header(path, data).get("stamp") == stamp
+        except (OSError, ValueError):
+            valid = False
+        if valid:
+            return read_demo(path)
+    sequences = build_demo(progress=progress)
+    save_demo(sequences, path, stamp=stamp)
+    return sequences
