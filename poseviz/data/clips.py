@@ -46,6 +46,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from poseviz.data._random import KeyedRandom, mix_keys
 from poseviz.data.augment import BoneScaling, bone_lengths, scale_bones
 from poseviz.data.cameras import DetectorNoise, project_stacked, sample_cameras, stack_cameras
+from poseviz.data.occlusion import occlusion_labels, occlusion_severity
 from poseviz.geometry import project, world_to_camera
 from poseviz.skeleton import get_skeleton
 from poseviz.structures import Camera, PoseSequence
@@ -242,7 +243,6 @@ class ClipDataset(Dataset):
                     "(the readers' max_gap= option) or cut the sequence"
                 )
         self.sequences = list(sequences)
-        self._occlusion_fns: tuple[Any, Any] | None = None
         if views == "own":
             self._build_own(cameras)
             has_conf = all(bool(self._view_has_conf[v]) for v in range(len(self._view_has_conf)))
@@ -261,17 +261,6 @@ class ClipDataset(Dataset):
         self._win_source = np.concatenate(sources)
 
     # ----------------------------------------------------------------------- construction
-    def _occlusion_api(self) -> tuple[Any, Any]:
-        if self._occlusion_fns is None:
-            try:
-                from poseviz.data.occlusion import occlusion_labels, occlusion_severity
-            except ImportError as err:
-                raise ValueError(
-                    f"ClipDataset(occlusion=True) needs poseviz.data.occlusion: {err}"
-                ) from None
-            self._occlusion_fns = (occlusion_labels, occlusion_severity)
-        return self._occlusion_fns
-
     def _build_own(self, cameras: Sequence[str] | None) -> None:
         px, cam3d, conf, occ = [], [], [], []
         starts, stops, sizes, labels, has_conf = [], [], [], [], []
@@ -301,7 +290,7 @@ class ClipDataset(Dataset):
                 if self.occlusion:
                     o = seq.occluded.get(cam_id)
                     if o is None:
-                        o = self._occlusion_api()[0](X, camera)
+                        o = occlusion_labels(X, camera, skeleton=self.skeleton)
                     occ.append(np.asarray(o, dtype=bool))
                 starts.append(n)
                 n += T
@@ -400,8 +389,21 @@ class ClipDataset(Dataset):
             s = k // self._virtual.views_per_sequence
             joints, camera = self.virtual_view(s, k % self._virtual.views_per_sequence)
             X = world_to_camera(joints.astype(np.float64), camera)
-            self._occ_cache[k] = np.asarray(self._occlusion_api()[0](X, camera), dtype=bool)
+            self._occ_cache[k] = np.asarray(
+                occlusion_labels(X, camera, skeleton=self.skeleton), dtype=bool
+            )
         return self._occ_cache[k]
+
+    def precompute_occlusion(self, *, progress: bool = True) -> None:
+        """Label every virtual view now (otherwise each is labelled on its first use)."""
+        if not self.occlusion or self.views != "virtual":
+            return
+        from tqdm.auto import tqdm
+
+        for k in tqdm(
+            range(self.num_views), desc="occlusion labels", unit="view", disable=not progress
+        ):
+            self._virtual_occlusion(k)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         """One item: the batch of ``[index]`` without its batch axis."""
@@ -475,10 +477,9 @@ class ClipDataset(Dataset):
         batch["pose_3d"] = pose_t[:, centre : centre + 1] if centre is not None else pose_t
         batch["pose_3d_sequence"] = pose_t
         if occ is not None:
-            severity_fn = self._occlusion_api()[1]
             target = occ[:, T // 2]
             batch["occlusion"] = _tensor(occ)
-            batch["severity"] = torch.from_numpy(np.asarray(severity_fn(target), dtype=np.int64))
+            batch["severity"] = torch.from_numpy(occlusion_severity(target, skeleton=self.skeleton))
         batch["frame"] = torch.from_numpy(frames[:, T // 2] - self._start[source])
         batch["subject"] = [s[0] for s in seq_labels]
         batch["action"] = [s[1] for s in seq_labels]

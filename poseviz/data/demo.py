@@ -4,7 +4,8 @@ seen by a Human3.6M-like rig of four virtual cameras.
 Anyone gets it offline after ``pip install pybullet``: `load_demo` builds it on first use
 (forward kinematics of every clip, `poseviz.data.deepmimic`; four cameras per clip,
 `poseviz.data.cameras.h36m_like_rig` seeded by the clip's position in the list so rigs
-differ between clips like Human3.6M's between subjects; 2D by projection, no noise) and
+differ between clips like Human3.6M's between subjects; 2D by projection, no noise;
+occlusion labels per camera, `poseviz.data.occlusion.label_sequence`) and
 caches it in the user cache directory (``platformdirs.user_cache_dir("poseviz")``, or
 ``$POSEVIZ_CACHE_DIR``) as ``demo_v<DEMO_VERSION>.npz`` (plain arrays and a JSON header,
 no pickle). Later calls read the cache; a cache of another version or made from other
@@ -32,6 +33,7 @@ import numpy as np
 from poseviz.data._formats import FormatError
 from poseviz.data.cameras import attach_cameras, h36m_like_rig
 from poseviz.data.deepmimic import find_pybullet_motions, read_deepmimic
+from poseviz.data.occlusion import label_sequence
 from poseviz.structures import Camera, PoseSequence
 
 __all__ = [
@@ -44,7 +46,7 @@ __all__ = [
     "save_demo",
 ]
 
-DEMO_VERSION = 1
+DEMO_VERSION = 1  # bump when what the cache holds changes
 VALIDATION_CLIPS = ("dance_b", "getup_faceup", "run")
 _MAGIC = "poseviz-demo"
 
@@ -70,35 +72,24 @@ def _source_stamp(clips: list[Path]) -> str:
     return h.hexdigest()
 
 
-def _occlusion(seq: PoseSequence) -> dict[str, np.ndarray]:
-    try:
-        from poseviz.data.occlusion import occlusion_labels
-    except ImportError:
-        return {}
-    from poseviz.geometry import world_to_camera
-
-    return {
-        cid: np.asarray(occlusion_labels(world_to_camera(seq.joints_3d, cam), cam), dtype=bool)
-        for cid, cam in seq.cameras.items()
-    }
-
-
 def build_demo(*, progress: bool = True) -> list[PoseSequence]:
     """Build the demo sequences from the installed pybullet clips (no caching).
 
     Returns 15 `PoseSequence` in h36m17 (world metres, Z up), each with cameras
-    ``cam0``..``cam3`` and their ``joints_2d`` (pixels).
+    ``cam0``..``cam3``, their ``joints_2d`` (pixels) and ``occluded`` labels.
     """
     from tqdm.auto import tqdm
 
     out = []
     clips = find_pybullet_motions()
-    for i, path in enumerate(tqdm(clips, desc="building demo dataset", unit="clip", disable=not progress)):
+    for i, path in enumerate(
+        tqdm(clips, desc="building demo dataset", unit="clip", disable=not progress)
+    ):
         action = path.stem.removeprefix("humanoid3d_")
         subject = "val" if action in VALIDATION_CLIPS else "train"
         seq = read_deepmimic(path, subject=subject, action=action)[0]
         seq = attach_cameras(seq, h36m_like_rig(seq.joints_3d, seed=i))
-        seq.occluded = _occlusion(seq)
+        seq.occluded = label_sequence(seq)
         out.append(seq)
     return out
 
@@ -107,7 +98,12 @@ def save_demo(sequences: list[PoseSequence], path: str | Path, *, stamp: str = "
     """Write sequences as a demo cache ``.npz`` (atomically: a temporary file, renamed)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    header: dict[str, Any] = {"format": _MAGIC, "version": DEMO_VERSION, "stamp": stamp, "sequences": []}
+    header: dict[str, Any] = {
+        "format": _MAGIC,
+        "version": DEMO_VERSION,
+        "stamp": stamp,
+        "sequences": [],
+    }
     arrays: dict[str, np.ndarray] = {}
     for i, s in enumerate(sequences):
         header["sequences"].append(
@@ -138,7 +134,9 @@ def save_demo(sequences: list[PoseSequence], path: str | Path, *, stamp: str = "
 
 def _read_header(path: Path, data: Any) -> dict[str, Any]:
     if "header" not in data.files:
-        raise FormatError(path, "header", "a poseviz demo cache (key 'header')", f"{data.files[:5]}")
+        raise FormatError(
+            path, "header", "a poseviz demo cache (key 'header')", f"{data.files[:5]}"
+        )
     try:
         header = json.loads(str(data["header"]))
     except json.JSONDecodeError as err:
@@ -175,7 +173,9 @@ def read_demo(path: str | Path) -> list[PoseSequence]:
                     )
                 )
             except KeyError as err:
-                raise FormatError(path, f"sequence {i}", "its header fields and arrays", f"missing {err}") from None
+                raise FormatError(
+                    path, f"sequence {i}", "its header fields and arrays", f"missing {err}"
+                ) from None
     return out
 
 
@@ -192,7 +192,7 @@ def load_demo(
 
     Returns:
         15 `PoseSequence` (subjects ``"train"`` / ``"val"``) in h36m17, world metres,
-        with four cameras each and their 2D keypoints in pixels.
+        with four cameras each, their 2D keypoints in pixels and occlusion labels.
     """
     path = demo_cache_path(cache_dir)
     stamp = _source_stamp(find_pybullet_motions())

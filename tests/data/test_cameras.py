@@ -36,7 +36,9 @@ def cartwheel():
 def in_view(joints: np.ndarray, cam: Camera) -> bool:
     X = world_to_camera(joints, cam)
     uv = project(joints, cam)
-    inside = (uv >= 0).all() and (uv[..., 0] <= cam.width).all() and (uv[..., 1] <= cam.height).all()
+    inside = (
+        (uv >= 0).all() and (uv[..., 0] <= cam.width).all() and (uv[..., 1] <= cam.height).all()
+    )
     return bool((X[..., 2] > 0.5).all() and inside)
 
 
@@ -70,7 +72,18 @@ def test_fit_distance_keeps_a_sphere_in_view(rng):
     pts = rng.normal(size=(5000, 3))
     pts /= np.linalg.norm(pts, axis=1, keepdims=True)  # the unit sphere
     d = fit_distance(1.0, 1000, 1000, 500, 400, 1000, 800)
-    cam = orbit_camera("c", [0, 0, 0], azimuth=10, elevation=5, distance=d, focal=1000, width=1000, height=800, cx=500, cy=400)
+    cam = orbit_camera(
+        "c",
+        [0, 0, 0],
+        azimuth=10,
+        elevation=5,
+        distance=d,
+        focal=1000,
+        width=1000,
+        height=800,
+        cx=500,
+        cy=400,
+    )
     uv = project(pts, cam)
     assert uv[:, 1].min() >= -1e-6 and uv[:, 1].max() <= 800 + 1e-6
     assert uv[:, 1].min() < 5  # tight: it touches the narrow side
@@ -89,7 +102,12 @@ def test_h36m_like_rig(cartwheel):
         azimuths.append(np.degrees(np.arctan2(d[1], d[0])) % 360)
     assert np.allclose(azimuths, [45, 135, 225, 315], atol=5.01)
     # seeded: the same seed gives the same rig, another seed another one, None no jitter
-    assert all(a == b for a, b in zip(rig.values(), h36m_like_rig(cartwheel.joints_3d, seed=3).values(), strict=True))
+    assert all(
+        a == b
+        for a, b in zip(
+            rig.values(), h36m_like_rig(cartwheel.joints_3d, seed=3).values(), strict=True
+        )
+    )
     assert rig["cam0"] != h36m_like_rig(cartwheel.joints_3d, seed=4)["cam0"]
     exact = h36m_like_rig(cartwheel.joints_3d, seed=None)["cam1"]
     d = exact.center - centre
@@ -98,7 +116,12 @@ def test_h36m_like_rig(cartwheel):
 
 def test_sample_cameras_ranges_and_view(cartwheel):
     cams = sample_cameras(
-        np.random.default_rng(0), 40, cartwheel.joints_3d, elevation=(0, 30), focal=(800, 1200), principal_jitter=0.05
+        np.random.default_rng(0),
+        40,
+        cartwheel.joints_3d,
+        elevation=(0, 30),
+        focal=(800, 1200),
+        principal_jitter=0.05,
     )
     centre, _ = subject_bounds(cartwheel.joints_3d)
     for cam in cams:
@@ -111,7 +134,9 @@ def test_sample_cameras_ranges_and_view(cartwheel):
         # aimed at the subject: the bounding sphere's centre is on the optical axis
         Xc = world_to_camera(centre, cam)
         np.testing.assert_allclose(Xc[:2], 0, atol=1e-9)
-    again = sample_cameras(np.random.default_rng(0), 40, cartwheel.joints_3d, elevation=(0, 30), focal=(800, 1200))
+    again = sample_cameras(
+        np.random.default_rng(0), 40, cartwheel.joints_3d, elevation=(0, 30), focal=(800, 1200)
+    )
     assert all(a == b for a, b in zip(cams, again, strict=True))
     assert len({round(c.fx, 3) for c in cams}) == 40
 
@@ -138,11 +163,15 @@ def test_attach_cameras_projects_with_geometry(cartwheel):
 
 
 def test_mirror_camera_sees_mirrored_points_at_mirrored_pixels(rng):
-    cam = Camera("c", 1000, 800, 1100, 1090, 530, 410, k1=-0.2, k2=0.1, p1=0.001, p2=-0.002, k3=0.01)
+    cam = Camera(
+        "c", 1000, 800, 1100, 1090, 530, 410, k1=-0.2, k2=0.1, p1=0.001, p2=-0.002, k3=0.01
+    )
     X = rng.uniform([-0.5, -0.5, 3], [0.5, 0.5, 6], size=(50, 3))
     mirrored = X * [-1, 1, 1]
     uv = camera_to_image(X, cam)
-    np.testing.assert_allclose(camera_to_image(mirrored, mirror_camera(cam)), uv * [-1, 1] + [1000, 0], atol=1e-9)
+    np.testing.assert_allclose(
+        camera_to_image(mirrored, mirror_camera(cam)), uv * [-1, 1] + [1000, 0], atol=1e-9
+    )
     assert mirror_camera(mirror_camera(cam)) == cam
 
 
@@ -175,13 +204,17 @@ def test_detector_noise_statistics(rng):
 
 def test_detector_noise_swaps_occlusion_nan_and_determinism(rng):
     kp = person(4000, rng)
-    noisy, conf = DetectorNoise(jitter=1e-6, outlier_prob=0.0, swap_prob=0.5)(kp, np.random.default_rng(2))
+    noisy, conf = DetectorNoise(jitter=1e-6, outlier_prob=0.0, swap_prob=0.5)(
+        kp, np.random.default_rng(2)
+    )
     swapped = np.isclose(noisy[:, 13], kp[:, 16], atol=1e-3).all(-1)  # l_wrist found at r_wrist
     assert 0.4 < swapped.mean() < 0.6
     assert conf[swapped, 13].max() < 0.01
     occ = np.zeros(kp.shape[:2], bool)
     occ[:, :8] = True
-    noisy, _ = DetectorNoise(outlier_prob=0.0, swap_prob=0.0)(kp, np.random.default_rng(3), occluded=occ)
+    noisy, _ = DetectorNoise(outlier_prob=0.0, swap_prob=0.0)(
+        kp, np.random.default_rng(3), occluded=occ
+    )
     err = np.linalg.norm(noisy - kp, axis=-1) / COCO_SIGMAS_H36M17
     assert err[:, :8].mean() > 1.8 * err[:, 8:].mean()
     gap = kp.copy()

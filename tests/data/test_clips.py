@@ -61,7 +61,9 @@ def windows_loop(n: int, length: int, dilation: int, stride: int, mode: str) -> 
     out = []
     if mode == "center":
         for c in range(0, n, stride):
-            out.append([min(max(c + dilation * (k - length // 2), 0), n - 1) for k in range(length)])
+            out.append(
+                [min(max(c + dilation * (k - length // 2), 0), n - 1) for k in range(length)]
+            )
     else:
         span = dilation * (length - 1) + 1
         starts = list(range(0, max(n - span, 0) + 1, stride))
@@ -73,7 +75,10 @@ def windows_loop(n: int, length: int, dilation: int, stride: int, mode: str) -> 
 
 
 @pytest.mark.parametrize("mode", ["center", "sequence"])
-@pytest.mark.parametrize(("n", "length", "dilation", "stride"), [(10, 5, 1, 1), (10, 3, 3, 2), (4, 9, 1, 3), (25, 9, 2, 4)])
+@pytest.mark.parametrize(
+    ("n", "length", "dilation", "stride"),
+    [(10, 5, 1, 1), (10, 3, 3, 2), (4, 9, 1, 3), (25, 9, 2, 4)],
+)
 def test_windows_match_loops(mode, n, length, dilation, stride):
     starts = window_starts(n, length, dilation, stride, mode)
     got = np.clip(starts[:, None] + window_offsets(length, dilation, mode), 0, n - 1)
@@ -96,7 +101,9 @@ def test_own_views_targets_and_padding(filmed):
         X = world_to_camera(seq.joints_3d[frames], camera)
         np.testing.assert_allclose(batch["pose_3d_sequence"][b], X - X[:, :1], atol=1e-5)
         np.testing.assert_allclose(batch["pose_3d"][b, 0], (X - X[:, :1])[4], atol=1e-5)
-        uv = normalize_screen_coordinates(project(seq.joints_3d[frames], camera), camera.width, camera.height)
+        uv = normalize_screen_coordinates(
+            project(seq.joints_3d[frames], camera), camera.width, camera.height
+        )
         np.testing.assert_allclose(batch["keypoints_2d"][b, ..., :2], uv, atol=1e-5)
         assert batch["subject"][b] == seq.subject and batch["action"][b] == seq.action
     # the first window of a sequence repeats frame 0 (edge padding by replication)
@@ -105,7 +112,9 @@ def test_own_views_targets_and_padding(filmed):
 
 
 def test_sequence_mode_covers_every_frame(filmed):
-    ds = ClipDataset(filmed[:1], length=16, stride=16, mode="sequence", cameras=["cam1"], confidence=False)
+    ds = ClipDataset(
+        filmed[:1], length=16, stride=16, mode="sequence", cameras=["cam1"], confidence=False
+    )
     batch = ds.__getitems__(range(len(ds)))
     check_batch(batch)
     assert batch["keypoints_2d"].shape[-1] == 2 and "confidence" not in batch
@@ -113,7 +122,12 @@ def test_sequence_mode_covers_every_frame(filmed):
     assert set(batch["camera"]) == {"cam1"}
     seq = filmed[0]
     X = world_to_camera(seq.joints_3d, seq.cameras["cam1"])
-    covered = np.concatenate([X[s : s + 16] - X[s : s + 16, :1] for s in window_starts(seq.num_frames, 16, 1, 16, "sequence")])
+    covered = np.concatenate(
+        [
+            X[s : s + 16] - X[s : s + 16, :1]
+            for s in window_starts(seq.num_frames, 16, 1, 16, "sequence")
+        ]
+    )
     got = batch["pose_3d"].reshape(-1, 17, 3).numpy()
     np.testing.assert_allclose(got, covered, atol=1e-5)
     assert len(ds) == 3  # 39 frames: starts 0, 16, 23
@@ -137,7 +151,11 @@ def test_flip_is_the_mirror_through_a_mirrored_camera(filmed):
     Xc = world_to_camera(seq.joints_3d[f], cam)
     mirrored = (Xc * [-1, 1, 1])[list(H36M.flip_permutation)]
     uv = camera_to_image(mirrored, mirror_camera(cam))
-    np.testing.assert_allclose(b["keypoints_2d"][1, 2, :, :2], normalize_screen_coordinates(uv, cam.width, cam.height), atol=1e-5)
+    np.testing.assert_allclose(
+        b["keypoints_2d"][1, 2, :, :2],
+        normalize_screen_coordinates(uv, cam.width, cam.height),
+        atol=1e-5,
+    )
 
 
 def test_virtual_views(mocap):
@@ -147,7 +165,9 @@ def test_virtual_views(mocap):
     batch = ds.__getitems__(np.arange(len(ds)))
     check_batch(batch)
     assert batch["keypoints_2d"].shape == (len(ds), 27, 17, 2)
-    assert set(batch["camera"]) <= {f"virtual{k}" for k in range(4)} and len(set(batch["camera"])) == 4
+    assert (
+        set(batch["camera"]) <= {f"virtual{k}" for k in range(4)} and len(set(batch["camera"])) == 4
+    )
     order = {s.name: i for i, s in enumerate(mocap)}
     for b in (0, 50, 90):
         s, k = order[batch["sequence"][b]], int(batch["camera"][b].removeprefix("virtual"))
@@ -168,7 +188,14 @@ def test_virtual_views(mocap):
 
 
 def test_noise_confidence_and_determinism(mocap):
-    kwargs = dict(length=9, views="virtual", virtual=VirtualViews(views_per_sequence=3), noise=DetectorNoise(), flip=0.5, seed=7)
+    kwargs = dict(
+        length=9,
+        views="virtual",
+        virtual=VirtualViews(views_per_sequence=3),
+        noise=DetectorNoise(),
+        flip=0.5,
+        seed=7,
+    )
     ds = ClipDataset(mocap, **kwargs)
     idx = [3, 1, 60, 2, 99]
     a = ds.__getitems__(idx)
@@ -187,7 +214,9 @@ def test_noise_confidence_and_determinism(mocap):
     # a new epoch draws new augmentations; another seed other views
     ds.set_epoch(1)
     assert not torch.allclose(ds.__getitems__(idx)["keypoints_2d"], a["keypoints_2d"])
-    assert ClipDataset(mocap, **{**kwargs, "seed": 8}).virtual_camera(0, 0) != ds.virtual_camera(0, 0)
+    assert ClipDataset(mocap, **{**kwargs, "seed": 8}).virtual_camera(0, 0) != ds.virtual_camera(
+        0, 0
+    )
     # the noise is detector-like: small on average relative to the clean 2D
     clean = ClipDataset(mocap, **{**kwargs, "noise": None}).__getitems__(idx)
     err = (a["keypoints_2d"][..., :2] - clean["keypoints_2d"]).norm(dim=-1)
@@ -195,8 +224,19 @@ def test_noise_confidence_and_determinism(mocap):
 
 
 def test_flip_probability_and_loader(mocap):
-    ds = ClipDataset(mocap, length=3, views="virtual", virtual=VirtualViews(views_per_sequence=2, bone_scaling=None), flip=0.5)
-    plain = ClipDataset(mocap, length=3, views="virtual", virtual=VirtualViews(views_per_sequence=2, bone_scaling=None))
+    ds = ClipDataset(
+        mocap,
+        length=3,
+        views="virtual",
+        virtual=VirtualViews(views_per_sequence=2, bone_scaling=None),
+        flip=0.5,
+    )
+    plain = ClipDataset(
+        mocap,
+        length=3,
+        views="virtual",
+        virtual=VirtualViews(views_per_sequence=2, bone_scaling=None),
+    )
     a, b = ds.__getitems__(range(len(ds))), plain.__getitems__(range(len(ds)))
     same = (a["pose_3d"] - b["pose_3d"]).abs().amax(dim=(1, 2, 3)) < 1e-6
     assert 0.35 < 1 - same.float().mean() < 0.65  # about half flipped
@@ -238,7 +278,9 @@ def test_bad_input(mocap, filmed):
 def test_subject_split():
     cam = Camera("c", 10, 10, 5, 5, 5, 5)
     seqs = [
-        PoseSequence(f"{s}/walk", s, "walk", 50, "h36m17", joints_3d=np.zeros((2, 17, 3)), cameras={"c": cam})
+        PoseSequence(
+            f"{s}/walk", s, "walk", 50, "h36m17", joints_3d=np.zeros((2, 17, 3)), cameras={"c": cam}
+        )
         for s in ("S1", "S2", "S5", "S6", "S7", "S8", "S9", "S11")
     ]
     train, test = h36m_split(seqs)
@@ -248,3 +290,48 @@ def test_subject_split():
         split_by_subject(seqs, train=["S1"], test=["S3"])
     with pytest.raises(ValueError, match="in both splits"):
         split_by_subject(seqs, train=["S1"], test=["S1"])
+
+
+def test_occlusion_labels_and_severity(filmed, mocap):
+    from poseviz.data.occlusion import occlusion_labels, occlusion_severity
+
+    # own views without labels: computed per (sequence, camera) in its camera frame
+    ds = ClipDataset(filmed, length=5, occlusion=True, flip=1.0)
+    idx = np.arange(0, len(ds), 7)
+    batch = ds.__getitems__(idx)
+    check_batch(batch)
+    seqs = {s.name: s for s in filmed}
+    perm = list(H36M.flip_permutation)
+    for b in range(0, len(idx), 5):
+        seq, cam = seqs[batch["sequence"][b]], batch["camera"][b]
+        f = int(batch["frame"][b])
+        X = world_to_camera(seq.joints_3d, seq.cameras[cam])
+        expected = occlusion_labels(X, seq.cameras[cam])[f][perm]  # flipped: swapped joints
+        np.testing.assert_array_equal(batch["occlusion"][b, 2].numpy(), expected)
+        assert int(batch["severity"][b]) == occlusion_severity(expected[None])[0]
+    assert batch["occlusion"].dtype == torch.float32 and batch["occlusion"].any()
+    # labels a sequence carries are used as they are
+    labelled = [
+        PoseSequence(
+            **{
+                **vars(filmed[0]),
+                "occluded": {c: np.ones((39, 17), bool) for c in filmed[0].cameras},
+            }
+        )
+    ]
+    assert ClipDataset(labelled, occlusion=True).__getitems__([0])["occlusion"].all()
+    # virtual views: labelled once per view (with that view's body proportions), cached
+    virtual = ClipDataset(
+        mocap, length=5, views="virtual", virtual=VirtualViews(views_per_sequence=2), occlusion=True
+    )
+    batch = virtual.__getitems__(np.arange(0, len(virtual), 3))
+    check_batch(batch)
+    order = {s.name: i for i, s in enumerate(mocap)}
+    for b in (0, 10, 20):
+        s, k = order[batch["sequence"][b]], int(batch["camera"][b].removeprefix("virtual"))
+        joints, cam = virtual.virtual_view(s, k)
+        expected = occlusion_labels(world_to_camera(joints, cam), cam)[int(batch["frame"][b])]
+        np.testing.assert_array_equal(batch["occlusion"][b, 2].numpy(), expected)
+    cached = len(virtual._occ_cache)
+    virtual.precompute_occlusion(progress=False)
+    assert cached <= len(virtual._occ_cache) == virtual.num_views == 6

@@ -36,6 +36,10 @@ def test_demo_builds_all_clips(cache):
         for cid, cam in s.cameras.items():
             np.testing.assert_allclose(s.joints_2d[cid], project(s.joints_3d, cam), atol=1e-9)
             assert (s.joints_2d[cid] > 0).all() and (s.joints_2d[cid] < 1000).all()
+        # occlusion labels per camera: some joints hidden in some views, not most
+        assert sorted(s.occluded) == sorted(s.cameras)
+    hidden = np.mean([o.mean() for s in seqs for o in s.occluded.values()])
+    assert 0.02 < hidden < 0.4
     # rigs differ between clips (seeded per clip), reproducibly
     assert seqs[0].cameras["cam0"] != seqs[1].cameras["cam0"]
 
