@@ -95,7 +95,13 @@ def build_demo(*, progress: bool = True) -> list[PoseSequence]:
 
 
 def save_demo(sequences: list[PoseSequence], path: str | Path, *, stamp: str = "") -> Path:
-    """Write sequences as a demo cache ``.npz`` (atomically: a temporary file, renamed)."""
+    """Write sequences as a demo cache ``.npz`` (atomically: a temporary file, renamed).
+
+    Four arrays, whatever the number of sequences (each array of an ``.npz`` costs a few
+    milliseconds to open): ``header`` (JSON: labels, cameras, frame counts), ``joints_3d``
+    ``(sum T, J, 3)``, ``joints_2d`` ``(sum T x views, J, 2)`` and ``occluded``
+    ``(sum T x views, J)``, concatenated in the header's order.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     header: dict[str, Any] = {
@@ -104,8 +110,10 @@ def save_demo(sequences: list[PoseSequence], path: str | Path, *, stamp: str = "
         "stamp": stamp,
         "sequences": [],
     }
-    arrays: dict[str, np.ndarray] = {}
-    for i, s in enumerate(sequences):
+    j3d, j2d, occ = [], [], []
+    for s in sequences:
+        if s.joints_3d is None:
+            raise ValueError(f"save_demo: sequence {s.name!r} has no joints_3d")
         header["sequences"].append(
             {
                 "name": s.name,
@@ -113,18 +121,22 @@ def save_demo(sequences: list[PoseSequence], path: str | Path, *, stamp: str = "
                 "action": s.action,
                 "fps": s.fps,
                 "skeleton": s.skeleton,
+                "frames": s.num_frames,
                 "cameras": [c.to_dict() for c in s.cameras.values()],
                 "views_2d": sorted(s.joints_2d),
                 "views_occluded": sorted(s.occluded),
             }
         )
-        if s.joints_3d is not None:
-            arrays[f"s{i}.joints_3d"] = s.joints_3d
-        for cid, v in s.joints_2d.items():
-            arrays[f"s{i}.joints_2d.{cid}"] = v
-        for cid, v in s.occluded.items():
-            arrays[f"s{i}.occluded.{cid}"] = v
-    arrays["header"] = np.array(json.dumps(header))
+        j3d.append(s.joints_3d)
+        j2d.extend(s.joints_2d[c] for c in sorted(s.joints_2d))
+        occ.extend(s.occluded[c] for c in sorted(s.occluded))
+    J = j3d[0].shape[1] if j3d else 0
+    arrays = {
+        "header": np.array(json.dumps(header)),
+        "joints_3d": np.concatenate(j3d) if j3d else np.zeros((0, J, 3)),
+        "joints_2d": np.concatenate(j2d) if j2d else np.zeros((0, J, 2)),
+        "occluded": np.concatenate(occ) if occ else np.zeros((0, J), bool),
+    }
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as f:
         np.savez(f, **arrays)
@@ -155,27 +167,47 @@ def read_demo(path: str | Path) -> list[PoseSequence]:
         raise FormatError(path, "file", "a poseviz demo cache (.npz)", str(err)) from None
     with data:
         header = _read_header(path, data)
-        out = []
-        for i, meta in enumerate(header["sequences"]):
-            key3d = f"s{i}.joints_3d"
-            try:
-                out.append(
-                    PoseSequence(
-                        name=meta["name"],
-                        subject=meta["subject"],
-                        action=meta["action"],
-                        fps=meta["fps"],
-                        skeleton=meta["skeleton"],
-                        joints_3d=data[key3d] if key3d in data.files else None,
-                        cameras={c["id"]: Camera.from_dict(c) for c in meta["cameras"]},
-                        joints_2d={c: data[f"s{i}.joints_2d.{c}"] for c in meta["views_2d"]},
-                        occluded={c: data[f"s{i}.occluded.{c}"] for c in meta["views_occluded"]},
-                    )
-                )
-            except KeyError as err:
-                raise FormatError(
-                    path, f"sequence {i}", "its header fields and arrays", f"missing {err}"
-                ) from None
+        try:
+            j3d, j2d, occ = data["joints_3d"], data["joints_2d"], data["occluded"]
+        except KeyError as err:
+            raise FormatError(
+                path, "arrays", "joints_3d, joints_2d and occluded", f"missing {err}"
+            ) from None
+    out = []
+    a3 = a2 = ao = 0
+    for i, meta in enumerate(header["sequences"]):
+        try:
+            T = int(meta["frames"])
+            views_2d, views_occ = meta["views_2d"], meta["views_occluded"]
+            joints_2d, occluded = {}, {}
+            for c in views_2d:
+                joints_2d[c], a2 = j2d[a2 : a2 + T], a2 + T
+            for c in views_occ:
+                occluded[c], ao = occ[ao : ao + T], ao + T
+            seq = PoseSequence(
+                name=meta["name"],
+                subject=meta["subject"],
+                action=meta["action"],
+                fps=meta["fps"],
+                skeleton=meta["skeleton"],
+                joints_3d=j3d[a3 : a3 + T],
+                cameras={c["id"]: Camera.from_dict(c) for c in meta["cameras"]},
+                joints_2d=joints_2d,
+                occluded=occluded,
+            )
+        except (KeyError, ValueError) as err:
+            raise FormatError(
+                path, f"sequence {i}", "its header fields and arrays", str(err)
+            ) from None
+        a3 += T
+        out.append(seq)
+    if (a3, a2, ao) != (len(j3d), len(j2d), len(occ)):
+        raise FormatError(
+            path,
+            "arrays",
+            f"{a3}, {a2} and {ao} frames as the header says",
+            f"{len(j3d)}, {len(j2d)}, {len(occ)}",
+        )
     return out
 
 

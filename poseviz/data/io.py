@@ -154,7 +154,7 @@ def detect_format(path: str | Path) -> str:
             return "h36m"
         if "keypoints" in keys:
             return "keypoints"
-        if "header" in keys and any(k.startswith("s0.") for k in keys):
+        if "header" in keys and "joints_3d" in keys:
             return "demo"
         raise FormatError(
             path,

@@ -101,3 +101,7 @@ def test_read_demo_errors(tmp_path):
     np.savez(path, header=np.array('{"format": "something else"}'), **{"s0.joints_3d": np.zeros(3)})
     with pytest.raises(ValueError, match="other.npz: header.format: expected 'poseviz-demo'"):
         demo.read_demo(path)
+    header = '{"format": "poseviz-demo", "sequences": [{"name": "a", "frames": 4}]}'
+    np.savez(path, header=np.array(header), joints_3d=np.zeros((4, 17, 3)))
+    with pytest.raises(ValueError, match="other.npz: arrays: expected joints_3d, joints_2d"):
+        demo.read_demo(path)
