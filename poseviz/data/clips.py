@@ -317,6 +317,7 @@ class ClipDataset(Dataset):
         self._start, self._stop = np.array(starts), np.array(stops)
         self._size = np.array(sizes, dtype=np.float32)
         self._labels = labels
+        self._label_table = np.array(labels, dtype=object)  # (views, 4): gathered per batch
         self._view_has_conf = np.array(has_conf)
 
     def _build_virtual(self, cfg: VirtualViews) -> None:
@@ -333,6 +334,7 @@ class ClipDataset(Dataset):
         self._world = np.concatenate(world)
         self._start, self._stop = np.array(starts), np.array(stops)
         self._labels = labels
+        self._label_table = np.array(labels, dtype=object)  # (sequences, 3)
         self._virtual = cfg
         self._lengths = [
             np.median(bone_lengths(s.joints_3d, self.skeleton), axis=0) for s in self.sequences
@@ -368,6 +370,7 @@ class ClipDataset(Dataset):
                 scales.append(s)
         self._views_drawn = draw
         self._virtual_cameras = cams
+        self._camera_ids = np.array([c.id for c in cams], dtype=object)
         self._stacked = stack_cameras(cams)
         self._scales = np.array(scales, dtype=np.float32)  # (S * K, J)
         self._occ_cache: dict[int, np.ndarray] = {}
@@ -458,16 +461,14 @@ class ClipDataset(Dataset):
                         for k, f, a in zip(view, frames, lo, strict=True)
                     ]
                 )
-            cam_labels = [self._virtual_cameras[int(k)].id for k in view]
-            seq_labels = [self._labels[int(s)] for s in source]
+            cameras = self._camera_ids[view]
         else:
             cam3d, px = self._cam3d[frames], self._px[frames]
             size = self._size[source]
             conf = self._conf[frames]
             if self.occlusion:
                 occ = self._occ[frames]
-            cam_labels = [self._labels[int(v)][3] for v in source]
-            seq_labels = [self._labels[int(v)][:3] for v in source]
+            cameras = self._label_table[source, 3]
         if self.noise is not None:
             px, conf = self.noise(px, rng, occluded=occ)
         w, h = size[:, 0][:, None, None, None], size[:, 1][:, None, None, None]
@@ -500,10 +501,11 @@ class ClipDataset(Dataset):
             batch["occlusion"] = _tensor(occ)
             batch["severity"] = torch.from_numpy(occlusion_severity(target, skeleton=self.skeleton))
         batch["frame"] = torch.from_numpy(frames[:, T // 2] - self._start[source])
-        batch["subject"] = [s[0] for s in seq_labels]
-        batch["action"] = [s[1] for s in seq_labels]
-        batch["sequence"] = [s[2] for s in seq_labels]
-        batch["camera"] = cam_labels
+        labels = self._label_table[source]
+        batch["subject"] = labels[:, 0].tolist()
+        batch["action"] = labels[:, 1].tolist()
+        batch["sequence"] = labels[:, 2].tolist()
+        batch["camera"] = cameras.tolist()
         return batch
 
     # ------------------------------------------------------------------------ iteration
