@@ -435,7 +435,15 @@ class ClipDataset(Dataset):
         return {k: (v[0] if isinstance(v, torch.Tensor | list) else v) for k, v in batch.items()}
 
     def __getitems__(self, indices: Sequence[int]) -> dict[str, Any]:
-        """A batch dict (`poseviz.data.batch` contract) of the windows ``indices``."""
+        """A batch dict (`poseviz.data.batch` contract) of the windows ``indices`` (B):
+
+        ``keypoints_2d`` ``(B, T, J, 2 or 3)`` normalised screen coordinates (+ confidence),
+        ``pose_3d`` ``(B, 1 or T, J, 3)`` and ``pose_3d_sequence`` ``(B, T, J, 3)``
+        root-relative camera-frame metres, ``confidence`` ``(B, T, J)`` and ``occlusion``
+        ``(B, T, J)`` / ``severity`` ``(B,)`` when enabled, ``frame`` ``(B,)`` and the
+        label lists ``subject``, ``action``, ``sequence``, ``camera``. Built in one
+        vectorised pass; DataLoader calls it with each batch's indices.
+        """
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
         if idx.size == 0:
             raise ValueError("ClipDataset.__getitems__: empty index list")
@@ -494,7 +502,7 @@ class ClipDataset(Dataset):
         else:
             batch["keypoints_2d"] = _tensor(kp)
         pose_t = _tensor(pose)
-        batch["pose_3d"] = pose_t[:, centre : centre + 1] if centre is not None else pose_t
+        batch["pose_3d"] = pose_t[:, centre : centre + 1].clone() if centre is not None else pose_t
         batch["pose_3d_sequence"] = pose_t
         if occ is not None:
             target = occ[:, T // 2]
