@@ -30,16 +30,6 @@ MODELS = list_models()
 BATCH = 2
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest on one thread (and do not fight over a shared CPU); the
-    setting is restored after each test."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _inputs(model: LiftingModel, seed: int = 0) -> dict[str, torch.Tensor]:
     return model.example_inputs(BATCH, generator=torch.Generator().manual_seed(seed))
 
@@ -83,7 +73,8 @@ def test_output_shape_finite_and_root_relative(name):
     assert out.pose_3d.shape == (BATCH, T_out, model.num_joints, 3)
     assert out.pose_3d.dtype == torch.float32
     assert torch.isfinite(out.pose_3d).all()
-    assert torch.equal(out.pose_3d[..., 0, :], torch.zeros_like(out.pose_3d[..., 0, :]))
+    root = out.pose_3d[..., 0, :]
+    assert torch.equal(root, torch.zeros_like(root)), "LiftOutput.pose_3d must be root-relative"
     for value in _tensor_aux(out):
         assert torch.isfinite(value).all()
         assert value.shape[0] == BATCH
