@@ -1,7 +1,7 @@
 """Checks every registered model gets, at its small test config (`register_model`'s
 ``test_overrides``): output shapes, finite values, a gradient for every parameter, the YAML
 round trip of the config, repeatable eval outputs, a tiny overfit, clear errors for malformed
-keypoints, and the device of the input.
+keypoints, and (where CUDA exists) running on the device of its input.
 
 Inputs come from ``model.example_inputs``, which builds every input the model declares
 (``keypoints_2d``, ``occlusion``, ``image``), so a newly registered model is tested the day
