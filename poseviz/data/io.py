@@ -17,6 +17,7 @@ format             what
 ``deepmimic``      DeepMimic motion ``.txt`` (JSON with ``Loop`` and ``Frames``)
 ``coco_json``      COCO-17 keypoint JSON (results list or annotation file), one view
 ``openpose_json``  OpenPose / Pose2Sim per-frame JSON (a folder of frames or one file)
+``demo``           the demo dataset's cache ``demo_v*.npz`` (`poseviz.data.demo`)
 (a folder)         any other folder: every recognised data file under it
 =================  ====================================================================
 
@@ -52,6 +53,7 @@ FORMATS: dict[str, tuple[str, str]] = {
     "deepmimic": ("poseviz.data.deepmimic", "read_deepmimic"),
     "coco_json": ("poseviz.data.keypoints_json", "read_coco_json"),
     "openpose_json": ("poseviz.data.keypoints_json", "read_openpose_json"),
+    "demo": ("poseviz.data.demo", "read_demo"),
 }
 
 _BY_SUFFIX = {
@@ -176,10 +178,13 @@ def detect_format(path: str | Path) -> str:
             return "h36m"
         if "keypoints" in keys:
             return "keypoints"
+        if "header" in keys and "joints_3d" in keys:
+            return "demo"
         raise FormatError(
             path,
             "keys",
-            "'positions_3d' / 'positions_2d' (VideoPose3D) or 'keypoints' (plain keypoints)",
+            "'positions_3d' / 'positions_2d' (VideoPose3D), 'keypoints' (plain keypoints) "
+            "or 'header' (the demo cache)",
             f"{keys}",
         )
     found = _sniff_text(path)
