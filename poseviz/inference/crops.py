@@ -1,10 +1,10 @@
 """Person crops from real video for image-based lifting models (``batch["image"]``).
 
-Boxes and pixels follow the synthetic person crops of `poseviz.data` so a model sees real
-crops framed like its training crops:
+Boxes and pixels follow the synthetic person crops of `poseviz.data.synthetic` so a model
+sees real crops framed like its training crops:
 
-- box: the tight box of the joints, padded on every side by ``padding`` (0.25) times its
-  larger side, then grown to the crop's aspect ratio (width / height), centred;
+- box: `poseviz.data.synthetic.person_box` of the confident joints (the tight box padded on
+  every side by ``padding`` (0.25) times its larger side, grown to the crop's aspect ratio);
 - pixel ``i`` spans ``[i - 0.5, i + 0.5]`` and box edges are in those units, so a source
   point ``x`` lands at ``sx * (x - x0) - 0.5`` in the crop, ``sx = width / (x1 - x0)``.
 
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from poseviz.data.tracking import keypoint_box
+from poseviz.data.synthetic import person_box
 from poseviz.inference.video import iter_frames, read_video_info
 
 __all__ = [
@@ -57,20 +57,16 @@ def person_boxes(
         raise ValueError(f"person_boxes: expected joints_2d (T, J, 2) pixels, got {pts.shape}")
     if not (aspect > 0 and padding >= 0):
         raise ValueError(f"person_boxes: need aspect > 0 and padding >= 0, got {aspect}, {padding}")
-    tight = keypoint_box(pts, confidence, min_confidence)  # (T, 4)
-    if not np.isfinite(tight).all():
-        bad = int(np.flatnonzero(~np.isfinite(tight).all(-1))[0])
-        raise ValueError(f"person_boxes: frame {bad} has no finite joint to box")
-    lo, hi = tight[:, :2], tight[:, 2:]
-    centre = (lo + hi) / 2
-    pad = padding * np.maximum((hi - lo).max(-1), 1.0)
-    w = hi[:, 0] - lo[:, 0] + 2 * pad
-    h = hi[:, 1] - lo[:, 1] + 2 * pad
-    narrow = w / h < aspect
-    w, h = np.where(narrow, h * aspect, w), np.where(narrow, h, w / aspect)
-    return np.stack(
-        [centre[:, 0] - w / 2, centre[:, 1] - h / 2, centre[:, 0] + w / 2, centre[:, 1] + h / 2], -1
-    )
+    conf = np.ones(pts.shape[:2]) if confidence is None else np.asarray(confidence, dtype=float)
+    finite = np.isfinite(pts).all(-1)
+    boxes = np.empty((len(pts), 4))
+    for t in range(len(pts)):
+        sure = finite[t] & (conf[t] >= min_confidence)
+        use = sure if sure.any() else finite[t]
+        if not use.any():
+            raise ValueError(f"person_boxes: frame {t} has no finite joint to box")
+        boxes[t] = person_box(pts[t][use], aspect=aspect, padding=padding)
+    return boxes
 
 
 def crop_affine(box: np.ndarray, size: tuple[int, int]) -> np.ndarray:
