@@ -50,8 +50,18 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
     add_data(sub)
 
 
+def _add_rating(sub: argparse._SubParsersAction) -> None:
+    from poseviz.rating.cli import add_rating
+
+    add_rating(sub)
+
+
 # Command groups; later subsystems append their own `_add_*` here.
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_skeleton, _add_data]
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_skeleton,
+    _add_data,
+    _add_rating,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
