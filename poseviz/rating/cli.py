@@ -153,7 +153,9 @@ def _cmd_screen(args: argparse.Namespace) -> int:
 
     store = _store(args)
     try:
-        result = run_screening(store, study_id(store, args.study), ScreeningConfig(zscore=args.zscore))
+        result = run_screening(
+            store, study_id(store, args.study), ScreeningConfig(zscore=args.zscore)
+        )
     finally:
         store.dispose()
     print(
@@ -211,7 +213,9 @@ def add_rating(sub: argparse._SubParsersAction) -> None:
 
     c = command("create-study", _cmd_create, "build a study from prediction files", study=False)
     c.add_argument("predictions", nargs="+", help="prediction .npz files (poseviz predict)")
-    c.add_argument("--data", default="demo", help="dataset the predictions came from (default: demo)")
+    c.add_argument(
+        "--data", default="demo", help="dataset the predictions came from (default: demo)"
+    )
     c.add_argument("--name", help="study name (default: the first file's stem)")
     c.add_argument("--clip-frames", type=int, default=120, help="frames per clip (default 120)")
     c.add_argument("--clips-per-cell", type=int, default=4, help="rated clips per model x severity")

@@ -6,10 +6,10 @@ import contextlib
 import http.cookiejar
 import json
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import time
 from collections import Counter
 
 import numpy as np
