@@ -200,9 +200,19 @@ def _add_models(sub: argparse._SubParsersAction) -> None:
 
 
 # Command groups; later subsystems append their own `_add_*` here.
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_skeleton, _add_data]
-COMMANDS.append(_add_lift)
-COMMANDS.append(_add_models)
+def _add_rating(sub: argparse._SubParsersAction) -> None:
+    from poseviz.rating.cli import add_rating
+
+    add_rating(sub)
+
+
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_skeleton,
+    _add_data,
+    _add_models,
+    _add_lift,
+    _add_rating,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
