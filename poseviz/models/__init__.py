@@ -12,7 +12,11 @@ from poseviz.models.registry import (
     get_model_spec,
     list_models,
     register_model,
+    register_wrapper,
 )
+
+# Family modules register their models on import.
+from poseviz.models import dgcnn, lifting_by_image, scotl  # noqa: E402,F401  isort: skip
 
 __all__ = [
     "LiftOutput",
@@ -24,4 +28,5 @@ __all__ = [
     "get_model_spec",
     "list_models",
     "register_model",
+    "register_wrapper",
 ]
