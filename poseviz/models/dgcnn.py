@@ -305,18 +305,17 @@ class _PositionAwareLayer(_GCNLayer):
         scaled = weights / size.view(-1, 1, 1) * (membership / count).unsqueeze(-1)
         self.register_buffer("scaled", scaled, persistent=False)  # (P, J, J)
 
-    def aggregation(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(self_coef (J,), neighbour (J, J))`` with ``s_u = [self_coef_u h_u ;
-        sum_v neighbour[u, v] h_v]``."""
+    def aggregate(self, h: torch.Tensor) -> torch.Tensor:
+        """``s`` of every node: ``(B, T, J, D) -> (B, T, J, 2D)``, ``[coef_u h_u ;
+        sum_v P[u, v] h_v]`` (the means over parts and part members folded into ``P``)."""
         neighbour = torch.einsum("p,puv->uv", self.part_weight, self.scaled)
-        return neighbour.sum(-1), neighbour
-
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
-        self_coef, neighbour = self.aggregation()
-        s = torch.cat(
+        self_coef = neighbour.sum(-1)
+        return torch.cat(
             [self_coef.view(1, 1, -1, 1) * h, torch.einsum("uv,btvd->btud", neighbour, h)], -1
         )
-        return self.finish(self.spatial(s), h)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.finish(self.spatial(self.aggregate(h)), h)
 
 
 class _OcclusionAwareLayer(_GCNLayer):
