@@ -50,8 +50,15 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
     add_data(sub)
 
 
+def _add_models(sub: argparse._SubParsersAction) -> None:
+    from poseviz.models.cli import add_models
+
+    add_models(sub)
+
+
 # Command groups; later subsystems append their own `_add_*` here.
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_skeleton, _add_data]
+COMMANDS.append(_add_models)
 
 
 def build_parser() -> argparse.ArgumentParser:

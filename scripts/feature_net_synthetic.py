@@ -180,11 +180,17 @@ def main() -> None:
     bar.close()
     after = evaluate(model, test, mean_pose)
     scale = 4  # crop pixels per heatmap pixel
-    print(f"trained {steps} steps ({steps * args.batch / args.train:.1f} epochs) in {args.minutes} min")
+    print(
+        f"trained {steps} steps ({steps * args.batch / args.train:.1f} epochs) in {args.minutes} min"
+    )
     print(f"{'':28s}{'before':>10s}{'after':>10s}")
     print(f"{'2D error (heatmap px)':28s}{before['err_2d']:10.2f}{after['err_2d']:10.2f}")
-    print(f"{'2D error (crop px)':28s}{before['err_2d'] * scale:10.2f}{after['err_2d'] * scale:10.2f}")
-    print(f"{'mean-pose 2D error (hm px)':28s}{after['err_mean_pose']:10.2f}{after['err_mean_pose']:10.2f}")
+    print(
+        f"{'2D error (crop px)':28s}{before['err_2d'] * scale:10.2f}{after['err_2d'] * scale:10.2f}"
+    )
+    print(
+        f"{'mean-pose 2D error (hm px)':28s}{after['err_mean_pose']:10.2f}{after['err_mean_pose']:10.2f}"
+    )
     print(
         f"{'occlusion balanced acc.':28s}{before['balanced_accuracy']:10.3f}"
         f"{after['balanced_accuracy']:10.3f}   (always-visible: 0.500; "
