@@ -289,7 +289,7 @@ class _VanillaGCNLayer(_GCNLayer):
     def __init__(self, dim_in, dim_out, adjacency: torch.Tensor, **kw):
         super().__init__(dim_in, dim_out, **kw)
         self.spatial = nn.Linear(dim_in, dim_out)
-        self.register_buffer("adjacency", adjacency, persistent=False)
+        self.register_buffer("adjacency", adjacency.clone(), persistent=False)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         agg = torch.einsum("uv,btvd->btud", self.adjacency, h)
@@ -372,7 +372,7 @@ class LiftingNet(LiftingModel):
         self.root = skel.root
         adjacency = skeleton_adjacency(skel)
         a_hat = adjacency + torch.eye(c.num_joints, device="cpu")
-        self.register_buffer("adjacency", adjacency, persistent=False)
+        self.register_buffer("adjacency", adjacency.clone(), persistent=False)
         self.register_buffer("degree_rsqrt", a_hat.sum(-1).rsqrt(), persistent=False)
         a_bar = normalize_adjacency(a_hat)
 
@@ -557,6 +557,8 @@ class FeatureNet(nn.Module):
     """
 
     inputs: ClassVar[tuple[str, ...]] = ("image",)
+    receptive_field: ClassVar[int] = 1  # one crop -> one frame of 2D and occlusion
+    predicts: ClassVar[str] = "centre"
 
     def __init__(self, config: FeatureNetConfig) -> None:
         super().__init__()

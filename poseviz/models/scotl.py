@@ -166,7 +166,7 @@ class _EnergyBlock(nn.Module):
 
     def __init__(self, dim: int, heads: int, adjacency: torch.Tensor) -> None:
         super().__init__()
-        self.register_buffer("adjacency", adjacency, persistent=False)
+        self.register_buffer("adjacency", adjacency.clone(), persistent=False)
         self.norm_graph = nn.LayerNorm(dim)
         self.self_weight = nn.Linear(dim, dim)
         self.neighbour_weight = nn.Linear(dim, dim, bias=False)
