@@ -436,6 +436,8 @@ class LiftingNet(LiftingModel):
         if not isinstance(occlusion, torch.Tensor) or tuple(occlusion.shape) != shape:
             got = tuple(occlusion.shape) if isinstance(occlusion, torch.Tensor) else occlusion
             raise ValueError(f"LiftingNet: expected occlusion of shape {shape}, got {got}")
+        if not occlusion.is_meta and bool(((occlusion < 0) | (occlusion > 1)).any()):
+            raise ValueError("LiftingNet: occlusion values must lie in [0, 1] (1 = occluded)")
         return occlusion
 
     def forward(
@@ -458,9 +460,9 @@ class LiftingNet(LiftingModel):
             x = torch.cat([x, x[:, -1:].expand(B, Tp - T, *x.shape[2:])], 1)
             if occ is not None:
                 occ = torch.cat([occ, occ[:, -1:].expand(B, Tp - T, J)], 1)
-        x = x.view(B, Tp // d, d, J, -1).transpose(1, 2).reshape(B * d, Tp // d, J, -1)
+        x = x.reshape(B, Tp // d, d, J, -1).transpose(1, 2).reshape(B * d, Tp // d, J, -1)
         if occ is not None:
-            occ = occ.view(B, Tp // d, d, J).transpose(1, 2).reshape(B * d, Tp // d, J)
+            occ = occ.reshape(B, Tp // d, d, J).transpose(1, 2).reshape(B * d, Tp // d, J)
 
         h = self.embed(x)
         if c.temporal_encoding:

@@ -67,6 +67,8 @@ __all__ = [
     "LiftingByImage",
     "LiftingByImageConfig",
     "PoseGuidedAttention",
+    "PoseGuidedLayer",
+    "TransformerLayer",
     "kept_token_count",
     "register_image_encoder",
     "select_tokens",

@@ -172,6 +172,16 @@ def test_occlusion_is_required_and_checked():
         model(x, occ[:, :4])
     with pytest.raises(ValueError, match=r"keypoints_2d of shape \(B, T, 17, 2 or 3\)"):
         model(x[..., :1], occ)
+    with pytest.raises(ValueError, match=r"must lie in \[0, 1\]"):
+        model(x, occ * 2)
+
+
+def test_confidence_channel_is_ignored_without_occlusion_input():
+    model = create_model("dgcnn_lifting_net", use_occlusion=False, **SMALL_LIFT).eval()
+    assert model.inputs == ("keypoints_2d",)
+    x, _ = _lift_inputs(T=8)
+    with_conf = torch.cat([x, torch.rand(2, 8, 17, 1)], -1)
+    assert torch.allclose(model(with_conf).pose_3d, model(x).pose_3d)
 
 
 def test_occlusion_labels_change_the_prediction():
