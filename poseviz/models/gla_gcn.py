@@ -28,18 +28,28 @@ Choices where the paper leaves room (all configurable):
 - The temporal kernel is 9 (§3.1 says Gamma = 9; a later sentence says three); dropout 0.1.
 - The number of ``AGCN(C, C, 1)`` blocks of the global branch is not given; the registered
   ``*_seq`` configs use 4 (C = 96) and 3 (C = 512), which come closest to Table 5's counts.
+- ``lambda`` of eq. 7 is not given either: 0.5 by default.
+- A centre-frame model: the input is one clip of exactly ``prod(filter_widths)`` frames
+  (slide it over longer sequences); zero padding keeps every block's frames in the clip.
 
 Registered models and their parameters beside seed 003 Table 5:
 
 =========================  =======================  ==========  =======
 name                       configuration            parameters  Table 5
 =========================  =======================  ==========  =======
-``gla_gcn_t27``            T=27, C=96               849,215     0.84M
-``gla_gcn_t81``            T=81, C=96               1,101,413   1.10M
-``gla_gcn_t243``           T=243, C=96              1,353,611   1.35M
-``gla_gcn_t243_c96_seq``   + 3D sequence head       1,862,165   1.88M
-``gla_gcn_t243_c512_seq``  C=512, + sequence head   48,497,209  48.64M
+``gla_gcn_t27``            T=27, C=96               847,679     0.84M
+``gla_gcn_t81``            T=81, C=96               1,099,685   1.10M
+``gla_gcn_t243``           T=243, C=96              1,351,691   1.35M
+``gla_gcn_t243_c96_seq``   + 4 global blocks, head  1,858,709   1.88M
+``gla_gcn_t243_c512_seq``  C=512, + 3 blocks, head  48,480,706  48.64M
 =========================  =======================  ==========  =======
+
+The first three differ from the authors' released strided AGCN (844,076 / 1,096,466 /
+1,348,856 parameters by the same arithmetic) only by (a) one bias for the three ``W_k`` of
+a graph convolution instead of three (they add up to one bias anyway; -192 per block at
+C = 96) and (b) the unshared per-joint weights of eq. 5 beside the shared ones of eq. 6
+(+4,947 at C = 96), which that code predates. The ``*_seq`` rows depend on the undisclosed
+number of global blocks; no whole number reproduces both 1.88M and 48.64M.
 """
 
 from __future__ import annotations

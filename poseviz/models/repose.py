@@ -16,14 +16,19 @@ pose of every frame (sequence to sequence). The paper's configuration (Table 2: 
 parameters, 43.7 GMACs at 243 frames) is the MotionBERT-Lite size of this design: dim 256,
 depth 5, 8 heads, MLP ratio 4, representation 512.
 
-Registered models:
+Registered models (MACs of one 243-frame clip counted by `poseviz.models.count_macs`):
 
-================  ==================================  ==========
-name              configuration                       parameters
-================  ==================================  ==========
-``repose``        dim 256, depth 5, 8 heads, T 243    16,001,549
-``repose_small``  dim 64, depth 4, 4 heads, T 243     ?
-================  ==================================  ==========
+================  ==================================  ==========  ========
+name              configuration                       parameters  MACs
+================  ==================================  ==========  ========
+``repose``        dim 256, depth 5, 8 heads, MLP x4   16,001,549  71.0 G
+``repose_small``  dim 64, depth 4, 4 heads, MLP x2    562,315     3.3 G
+================  ==================================  ==========  ========
+
+Table 2 gives 16.0M parameters, which this configuration matches, but 43.7 GMACs. Of the
+71.0 G, 65.5 G are the linear layers and 5.5 G the attention products; a linear-only count
+with MLP ratio 2 would give 43.9 G, but that model has 10.7M parameters, so the paper's two
+figures do not come from one configuration under either counting convention.
 
 Attention maps for the app: ``forward(..., return_attention=True)`` adds
 ``aux["spatial_attention"]`` ``(B, depth, 2, T, J, J)`` and ``aux["temporal_attention"]``
