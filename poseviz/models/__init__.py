@@ -3,7 +3,14 @@
 family module so that all models are registered."""
 
 # Model families: importing each module registers its models.
-from poseviz.models import baselines, gla_gcn, repose  # noqa: F401
+from poseviz.models import (  # noqa: F401
+    baselines,
+    dgcnn,
+    gla_gcn,
+    lifting_by_image,
+    repose,
+    scotl,
+)
 from poseviz.models.registry import (
     LiftingModel,
     LiftOutput,
@@ -17,6 +24,7 @@ from poseviz.models.registry import (
     get_model_spec,
     list_models,
     register_model,
+    register_wrapper,
 )
 from poseviz.models.summary import ModelSummary, count_macs, count_parameters, summarize
 from poseviz.models.tta import flip_equivariance_error, flip_tta
@@ -39,5 +47,6 @@ __all__ = [
     "get_model_spec",
     "list_models",
     "register_model",
+    "register_wrapper",
     "summarize",
 ]
