@@ -14,8 +14,10 @@ Frames and coordinates:
 - Display coordinates are metres with +y up: `display_rotation` maps the world frame there
   (its up axis is found from the skeleton). A prediction is drawn at the ground-truth root
   position (``R^T X_cam + root_world``), so the two can be compared side by side.
-- A sequence without cameras (motion capture) is seen through `ring_cameras` around the
-  motion (`with_virtual_cameras`).
+- A sequence without cameras (motion capture) is seen through a virtual Human3.6M-like rig
+  and gets occlusion labels (`with_virtual_cameras`).
+- The numbers are `poseviz.metrics.functional`'s: ``joint_errors``, ``p_mpjpe``, ``mpjve``
+  and ``psim_plus``.
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ from typing import Any
 
 import numpy as np
 
-from poseviz.geometry import procrustes_align, project, world_to_camera
-from poseviz.metrics.functional import PSIMPlusResult, psim_plus
+from poseviz.data.cameras import attach_cameras, h36m_like_rig
+from poseviz.data.occlusion import label_sequence
+from poseviz.geometry import project, world_to_camera
+from poseviz.metrics.functional import PSIMPlusResult, joint_errors, mpjve, p_mpjpe, psim_plus
 from poseviz.skeleton import get_skeleton
 from poseviz.structures import Camera, PoseSequence, Prediction
 
@@ -37,8 +41,6 @@ __all__ = [
     "SequenceAnalysis",
     "analyse",
     "display_rotation",
-    "look_at_camera",
-    "ring_cameras",
     "up_axis",
     "with_virtual_cameras",
 ]
@@ -76,77 +78,25 @@ def display_rotation(up: np.ndarray) -> np.ndarray:
     return np.stack([x, up, z])
 
 
-def look_at_camera(
-    camera_id: str,
-    eye: np.ndarray,
-    target: np.ndarray,
-    up: np.ndarray,
-    *,
-    size: tuple[int, int] = (1000, 1000),
-    focal: float = 1145.0,
-) -> Camera:
-    """An OpenCV camera at ``eye`` looking at ``target`` (world metres, ``(3,)`` each), with
-    ``up`` the world's up axis; ``size`` is ``(width, height)`` in pixels and ``focal``
-    the focal length in pixels (principal point at the image centre)."""
-    eye, target, up = (np.asarray(v, dtype=np.float64) for v in (eye, target, up))
-    f = target - eye
-    f /= np.linalg.norm(f)
-    r = np.cross(f, up)
-    if np.linalg.norm(r) < 1e-9:
-        raise ValueError("look_at_camera: the viewing direction is parallel to up")
-    r /= np.linalg.norm(r)
-    d = np.cross(f, r)
-    R = np.stack([r, d, f])
-    w, h = size
-    return Camera(
-        id=camera_id, width=w, height=h, fx=focal, fy=focal, cx=w / 2, cy=h / 2, R=R, t=-R @ eye
-    )
-
-
-def ring_cameras(
-    joints: np.ndarray,
-    *,
-    count: int = 4,
-    distance: float = 4.5,
-    height: float = 1.4,
-    skeleton: str = "h36m17",
-) -> dict[str, Camera]:
-    """``count`` cameras evenly around the motion ``joints`` ``(T, J, 3)`` (world metres),
-    ``distance`` metres from its centre and ``height`` metres above its lowest point, all
-    looking at the centre of the body's range at mid height. Ids ``"cam0"``...; the first
-    camera is on the side the body faces on average."""
-    j = np.asarray(joints, dtype=np.float64)
-    up = up_axis(j, skeleton)
-    pts = j.reshape(-1, 3)
-    pts = pts[np.isfinite(pts).all(1)]
-    lo, hi = pts.min(0), pts.max(0)
-    center = (lo + hi) / 2
-    floor = float(lo @ up) if up.sum() > 0 else float(hi @ up)
-    center = center - (center @ up) * up + (floor + 0.9) * up
-    skel = get_skeleton(skeleton)
-    names = {n: i for i, n in enumerate(skel.names)}
-    across = np.nanmean(j[:, names["l_hip"]] - j[:, names["r_hip"]], axis=0)
-    facing = np.cross(across, up)  # the body's forward direction (left x up)
-    facing -= (facing @ up) * up
-    if np.linalg.norm(facing) < 1e-9:
-        facing = display_rotation(up)[2]
-    facing /= np.linalg.norm(facing)
-    side = np.cross(up, facing)
-    cams = {}
-    for k in range(count):
-        a = 2 * np.pi * k / count
-        direction = np.cos(a) * facing + np.sin(a) * side
-        eye = center + distance * direction + (height - 0.9) * up
-        cams[f"cam{k}"] = look_at_camera(f"cam{k}", eye, center, up)
-    return cams
-
-
-def with_virtual_cameras(sequence: PoseSequence, count: int = 4) -> PoseSequence:
-    """``sequence`` itself when it has cameras, else a copy with `ring_cameras` (the same
-    cameras every time for the same motion)."""
-    if sequence.cameras or sequence.joints_3d is None:
-        return sequence
-    return dataclasses.replace(sequence, cameras=ring_cameras(sequence.joints_3d, count=count))
+def with_virtual_cameras(sequence: PoseSequence, *, seed: int = 0) -> PoseSequence:
+    """``sequence`` ready to compare: a motion-capture sequence with 3D and no cameras gets a
+    seeded Human3.6M-like rig of four cameras (`poseviz.data.cameras.h36m_like_rig`, up axis
+    from the skeleton) with projected 2D, and its calibrated views get occlusion labels where
+    they have none (`poseviz.data.occlusion.label_sequence`). The same rig and labels as
+    ``poseviz predict`` / ``evaluate`` give mocap files, so their prediction files line up.
+    Returns ``sequence`` itself when there is nothing to add."""
+    seq = sequence
+    if seq.joints_3d is None:
+        return seq
+    if not seq.cameras:
+        rig = h36m_like_rig(seq.joints_3d, up=up_axis(seq.joints_3d, seq.skeleton), seed=seed)
+        seq = attach_cameras(seq, rig)
+    missing = [c for c in seq.cameras if c not in seq.occluded]
+    if missing:
+        if seq is sequence:
+            seq = dataclasses.replace(seq, occluded=dict(seq.occluded))
+        seq.occluded.update(label_sequence(seq, cameras=missing))
+    return seq
 
 
 @dataclass
@@ -281,7 +231,7 @@ def analyse(
 
     Args:
         sequence: a `PoseSequence` with ``joints_3d`` ``(T, J, 3)`` world metres in
-            ``h36m17``. Without cameras it gets `ring_cameras` (``cam0``..``cam3``).
+            ``h36m17``. Without cameras it gets a virtual rig (`with_virtual_cameras`).
         camera_id: the view (default: the first camera id).
         predictions: `Prediction` records for this sequence and camera, ``joints_3d``
             ``(T', J, 3)`` root-relative camera frame; frames are matched through their
@@ -338,13 +288,11 @@ def analyse(
     for p in predictions:
         pos = {int(f): i for i, f in enumerate(p.frame_indices)}
         pred = _root_relative(p.joints_3d[[pos[int(f)] for f in frames]].astype(np.float64), root)
-        err = np.linalg.norm(pred - gt_camera, axis=-1) * 1000.0
-        aligned = procrustes_align(pred, gt_camera)
-        pa = np.linalg.norm(aligned - gt_camera, axis=-1).mean(-1) * 1000.0
+        err = joint_errors(pred, gt_camera)  # (T, J) mm, root-aligned
+        pa = p_mpjpe(pred, gt_camera, reduction="pose")  # (T,) mm
         vel = np.full(len(frames), np.nan)
         if len(frames) > 1:
-            dv = np.diff(pred, axis=0) - np.diff(gt_camera, axis=0)
-            vel[1:] = np.linalg.norm(dv, axis=-1).mean(-1) * 1000.0
+            vel[1:] = mpjve(pred, gt_camera, reduction="pose")  # frame t vs t - 1
         psim = psim_plus(gt_camera, pred, temporal=True, window=psim_window)
         world = pred @ camera.R + gt_world[:, root : root + 1]  # R^T x, at the GT root
         aux = {k: np.asarray(v)[[pos[int(f)] for f in frames]] for k, v in p.aux.items()}

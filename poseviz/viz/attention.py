@@ -7,13 +7,14 @@ Inputs come from a `Prediction`'s ``aux`` (written by the model, see
 over the ``h x w`` image-token grid (each map sums to one), optionally ``"kept_tokens"``
 ``(T, h, w)`` bool (or ``(T, h * w)``) and ``"crop_box"`` ``(T, 4)`` ``x0, y0, x1, y1``
 pixels of the crop in the camera image. Without ``crop_box`` the crop is the keypoints'
-box, padded by 25% and widened to the model's 192:256 input aspect (`person_crop_box`).
+box as the model's crops are made (`poseviz.data.synthetic.person_box`, padding 0.25, the
+input's aspect).
 
 Background (the seed's appendix, "Definition of Background"): the crop area outside
-circles of 30 pixels around every keypoint, measured in the model's input crop
-(``input_size`` = 192 x 256 pixels). The background attention ratio of a keypoint is the
-share of its attention on tokens whose centres lie in the background; the seed reports its
-mean over keypoints (73-75% for a plain transformer, 60-63% with pose-guided layers).
+circles of 30 pixels around every keypoint, in the model's input crop (``input_size``,
+256 x 192 pixels in the paper). The ratio is
+`poseviz.metrics.functional.background_attention_ratio`; the seed reports its mean over
+keypoints (73-75% for a plain transformer, 60-63% with pose-guided layers).
 """
 
 from __future__ import annotations
@@ -25,98 +26,29 @@ import numpy as np
 import panel as pn
 import param
 
+from poseviz.data.synthetic import person_box
+from poseviz.metrics.functional import background_attention_ratio
 from poseviz.skeleton import get_skeleton
 from poseviz.viz.analysis import SequenceAnalysis
 from poseviz.viz.image_panel import draw_keypoints, encode_jpeg
 
-__all__ = [
-    "AttentionPanel",
-    "INPUT_SIZE",
-    "background_attention_ratio",
-    "background_mask",
-    "kept_token_mask",
-    "person_crop_box",
-]
+__all__ = ["INPUT_SIZE", "AttentionPanel", "kept_token_mask", "synthetic_crop_fn", "to_crop"]
 
-INPUT_SIZE = (192, 256)  # the model's crop, (width, height) pixels
-BACKGROUND_RADIUS = 30.0
+INPUT_SIZE = (256, 192)  # the paper's person crop, (height, width) pixels
+BACKGROUND_RADIUS = 30.0  # pixels of the crop (the seed's appendix)
 
 
-def person_crop_box(
-    keypoints: np.ndarray, *, aspect: float = INPUT_SIZE[0] / INPUT_SIZE[1], padding: float = 0.25
-) -> np.ndarray:
-    """``(4,)`` crop ``x0, y0, x1, y1`` (pixels) around ``keypoints`` ``(J, 2)``: their box
-    grown by ``padding`` of its size on every side, then widened or heightened about its
-    centre to ``aspect`` = width / height."""
-    kp = np.asarray(keypoints, dtype=np.float64)
-    kp = kp[np.isfinite(kp).all(1)]
-    if not len(kp):
-        raise ValueError("person_crop_box: no finite keypoint")
-    lo, hi = kp.min(0), kp.max(0)
-    c = (lo + hi) / 2
-    w, h = np.maximum(hi - lo, 1.0) * (1 + 2 * padding)
-    if w / h > aspect:
-        h = w / aspect
-    else:
-        w = h * aspect
-    return np.array([c[0] - w / 2, c[1] - h / 2, c[0] + w / 2, c[1] + h / 2])
+def synthetic_crop_fn(sequence, camera_id: str, input_size=INPUT_SIZE, *, seed: int = 0):
+    """``frame -> (H, W, 3) uint8 RGB``: the synthetic person crop an image model gets for
+    that frame (`poseviz.data.synthetic.render_sample`, same seed, padding and size), so the
+    attention is drawn over the very pixels the model saw."""
+    from poseviz.data.synthetic import render_sample
 
+    def crop(frame: int) -> np.ndarray:
+        img = render_sample(sequence, camera_id, int(frame), size=tuple(input_size), seed=seed)
+        return (img["image"].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
 
-def _token_centres(grid: tuple[int, int], input_size: tuple[int, int]) -> np.ndarray:
-    """``(h, w, 2)`` token centres in input-crop pixels ``(x, y)``."""
-    h, w = grid
-    W, H = input_size
-    xs = (np.arange(w) + 0.5) * W / w
-    ys = (np.arange(h) + 0.5) * H / h
-    return np.stack(np.meshgrid(xs, ys), -1)
-
-
-def background_mask(
-    keypoints_crop: np.ndarray,
-    grid: tuple[int, int],
-    *,
-    input_size: tuple[int, int] = INPUT_SIZE,
-    radius: float = BACKGROUND_RADIUS,
-) -> np.ndarray:
-    """``(h, w)`` bool: True for tokens whose centre is farther than ``radius`` pixels from
-    every keypoint. ``keypoints_crop`` ``(J, 2)`` are input-crop pixels (``input_size`` is
-    ``(width, height)``); NaN keypoints are ignored."""
-    kp = np.asarray(keypoints_crop, dtype=np.float64)
-    kp = kp[np.isfinite(kp).all(1)]
-    centres = _token_centres(grid, input_size)
-    if not len(kp):
-        return np.ones(grid, dtype=bool)
-    d2 = ((centres[:, :, None, :] - kp[None, None]) ** 2).sum(-1)
-    return (d2 > radius**2).all(-1)
-
-
-def background_attention_ratio(
-    attention: np.ndarray,
-    keypoints_crop: np.ndarray,
-    *,
-    input_size: tuple[int, int] = INPUT_SIZE,
-    radius: float = BACKGROUND_RADIUS,
-) -> np.ndarray:
-    """Share of each keypoint's attention on the background.
-
-    Args:
-        attention: ``(J, h, w)`` attention of each keypoint over the token grid (each map
-            is normalised here to sum to one).
-        keypoints_crop: ``(J, 2)`` keypoints in input-crop pixels.
-        input_size: the crop's ``(width, height)`` in pixels.
-        radius: the foreground circle radius in pixels (30 in the seed).
-
-    Returns:
-        ``(J,)`` ratios in [0, 1]; their mean is the seed's background attention.
-    """
-    att = np.asarray(attention, dtype=np.float64)
-    if att.ndim != 3:
-        raise ValueError(
-            f"background_attention_ratio: attention must be (J, h, w), got {att.shape}"
-        )
-    bg = background_mask(keypoints_crop, att.shape[1:], input_size=input_size, radius=radius)
-    total = att.sum((1, 2))
-    return np.where(total > 0, (att * bg).sum((1, 2)) / np.where(total > 0, total, 1), 0.0)
+    return crop
 
 
 def kept_token_mask(kept: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
@@ -138,16 +70,21 @@ def kept_token_mask(kept: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
     return mask.reshape(h, w)
 
 
-def _to_crop(points: np.ndarray, box: np.ndarray, input_size: tuple[int, int]) -> np.ndarray:
-    x0, y0, x1, y1 = box
-    W, H = input_size
-    return (points - [x0, y0]) * [W / (x1 - x0), H / (y1 - y0)]
+def to_crop(points: np.ndarray, box: np.ndarray, input_size: tuple[int, int]) -> np.ndarray:
+    """``(..., 2)`` image pixels -> crop pixels for the crop ``box`` ``(x0, y0, x1, y1)``
+    (pixel edges) resized to ``input_size`` ``(height, width)``: ``sx * (x - x0) - 0.5``
+    with ``sx = width / (x1 - x0)`` (the convention of `poseviz.data.synthetic`)."""
+    x0, y0, x1, y1 = np.asarray(box, dtype=np.float64)
+    H, W = input_size
+    scale = np.array([W / (x1 - x0), H / (y1 - y0)])
+    return (np.asarray(points, dtype=np.float64) - [x0, y0]) * scale - 0.5
 
 
 def _crop_image(image: np.ndarray, box: np.ndarray, input_size: tuple[int, int]) -> np.ndarray:
     x0, y0, x1, y1 = box
-    W, H = input_size
-    A = np.array([[W / (x1 - x0), 0, -x0 * W / (x1 - x0)], [0, H / (y1 - y0), -y0 * H / (y1 - y0)]])
+    H, W = input_size
+    sx, sy = W / (x1 - x0), H / (y1 - y0)
+    A = np.array([[sx, 0, -x0 * sx - 0.5], [0, sy, -y0 * sy - 0.5]])
     return cv2.warpAffine(image, A, (W, H), flags=cv2.INTER_LINEAR, borderValue=(30, 30, 30))
 
 
@@ -169,11 +106,17 @@ class AttentionPanel(pn.viewable.Viewer):
     keypoint = param.Selector(default="r_wrist", objects=list(get_skeleton("h36m17").names))
     show_kept = param.Boolean(default=True)
     image_fn = param.Callable(default=None, allow_None=True)
+    crop_fn = param.Callable(
+        default=None,
+        allow_None=True,
+        doc="frame -> the model's own (H, W, 3) uint8 input crop; else cut from image_fn",
+    )
+    input_size = param.Tuple(default=INPUT_SIZE, length=2, doc="the model's crop (height, width)")
     scale = param.Integer(default=2, bounds=(1, 4))
 
     def __init__(self, analysis: SequenceAnalysis, **params: Any) -> None:
         super().__init__(analysis=analysis, **params)
-        self._pane = pn.pane.JPG(None, width=INPUT_SIZE[0] * self.scale)
+        self._pane = pn.pane.JPG(None, width=self.input_size[1] * self.scale)
         self._text = pn.pane.Markdown("", sizing_mode="stretch_width")
         self._ready = False
         self._update_models()
@@ -209,12 +152,13 @@ class AttentionPanel(pn.viewable.Viewer):
                 f"{np.shape(aux['attention'])}"
             )
         kp = a.keypoints_2d[self.frame]
+        H, W = self.input_size
         box = (
             np.asarray(aux["crop_box"][self.frame], dtype=np.float64)
             if "crop_box" in aux
-            else person_crop_box(kp)
+            else person_box(kp, aspect=W / H)
         )
-        kp_crop = _to_crop(kp, box, INPUT_SIZE)
+        kp_crop = to_crop(kp, box, self.input_size)
         kept = None
         if "kept_tokens" in aux:
             kept = kept_token_mask(aux["kept_tokens"][self.frame], att.shape[1:])
@@ -224,7 +168,9 @@ class AttentionPanel(pn.viewable.Viewer):
             "kept": kept,
             "box": box,
             "keypoints_crop": kp_crop,
-            "ratio": background_attention_ratio(att, kp_crop),
+            "ratio": background_attention_ratio(
+                att, kp_crop, radius=BACKGROUND_RADIUS, image_size=self.input_size
+            ).per_keypoint,
             "joint": j,
         }
 
@@ -235,10 +181,14 @@ class AttentionPanel(pn.viewable.Viewer):
             return None
         a = self.analysis
         seq_frame = int(a.frames[self.frame])
-        W, H = INPUT_SIZE
-        if self.image_fn is not None:
+        H, W = self.input_size
+        if self.crop_fn is not None:
+            crop = np.asarray(self.crop_fn(seq_frame), np.uint8)
+            if crop.shape[:2] != (H, W):
+                crop = cv2.resize(crop, (W, H), interpolation=cv2.INTER_AREA)
+        elif self.image_fn is not None:
             crop = _crop_image(
-                np.asarray(self.image_fn(seq_frame), np.uint8), st["box"], INPUT_SIZE
+                np.asarray(self.image_fn(seq_frame), np.uint8), st["box"], self.input_size
             )
         else:
             crop = np.full((H, W, 3), 40, np.uint8)
@@ -265,7 +215,7 @@ class AttentionPanel(pn.viewable.Viewer):
                     1,
                     cv2.LINE_AA,
                 )
-        out = draw_keypoints(out, st["keypoints_crop"], radius=3)
+        out = draw_keypoints(out, st["keypoints_crop"], thickness=2)
         x, y = np.rint(st["keypoints_crop"][st["joint"]]).astype(int)
         cv2.drawMarker(out, (int(x), int(y)), (0, 255, 255), cv2.MARKER_SQUARE, 14, 2)
         s = self.scale
@@ -295,7 +245,9 @@ class AttentionPanel(pn.viewable.Viewer):
             f"{100 * st['ratio'].mean():.0f}%){kept}"
         )
 
-    @param.depends("frame", "model", "keypoint", "show_kept", "image_fn", watch=True)
+    @param.depends(
+        "frame", "model", "keypoint", "show_kept", "image_fn", "crop_fn", "input_size", watch=True
+    )
     def _changed(self) -> None:
         if self._ready:
             self._render()

@@ -27,10 +27,10 @@ import param
 
 from poseviz.structures import PoseSequence, Prediction
 from poseviz.viz.analysis import SequenceAnalysis, analyse, with_virtual_cameras
-from poseviz.viz.attention import AttentionPanel
+from poseviz.viz.attention import AttentionPanel, synthetic_crop_fn
 from poseviz.viz.exports import render_grid, save_image, save_video
 from poseviz.viz.grid import SkeletonGrid
-from poseviz.viz.image_panel import ImagePanel
+from poseviz.viz.image_panel import ImagePanel, synthetic_image_fn
 from poseviz.viz.metrics_table import MetricsTable
 from poseviz.viz.predictors import Predictor
 from poseviz.viz.skeleton_view import RENDERERS
@@ -217,10 +217,12 @@ class CompareApp(pn.viewable.Viewer):
             names = [s.name for s in loaded.sequences]
             self.param.sequence.objects = names
             self.message = f"opened {loaded.label}: {len(names)} sequences"
-            if self.sequence == names[0]:
+            # a held-out ("val") sequence first when there is one: models have not seen it
+            first = next((n for n in names if n.split("/")[0] == "val"), names[0])
+            if self.sequence == first:
                 self._sequence_changed()
             else:
-                self.sequence = names[0]  # the watcher updates cameras and panels
+                self.sequence = first  # the watcher updates cameras and panels
 
         return self._guard(f"could not open {Path(str(path)).name or path}", run)
 
@@ -389,14 +391,30 @@ class CompareApp(pn.viewable.Viewer):
         self._models_list.object = self._models_markdown()
 
     def _image_fn(self, analysis: SequenceAnalysis):
-        return self.image_fn_factory(analysis) if self.image_fn_factory else None
+        """The picture source: the factory's, else none for views with a video (the image
+        panel reads it), else the synthetic image of the capsule body."""
+        if self.image_fn_factory is not None:
+            return self.image_fn_factory(analysis)
+        if analysis.camera_id in analysis.sequence.video:
+            return None
+        return synthetic_image_fn(analysis.sequence, analysis.camera_id)
+
+    def _image_label(self, analysis: SequenceAnalysis) -> str:
+        return "image" if self.image_fn_factory is not None else "synthetic image"
+
+    def _crop_fn(self, analysis: SequenceAnalysis):
+        if self.image_fn_factory is not None or analysis.camera_id in analysis.sequence.video:
+            return None
+        return synthetic_crop_fn(analysis.sequence, analysis.camera_id)
 
     def _build_lower(self) -> None:
         a, frame = self.analysis, self.frame
         image_fn = self._image_fn(a)
         self.timelines = Timelines(a, frame=frame)
-        self.image_panel = ImagePanel(a, frame=frame, image_fn=image_fn)
-        self.attention = AttentionPanel(a, frame=frame, image_fn=image_fn)
+        self.image_panel = ImagePanel(
+            a, frame=frame, image_fn=image_fn, image_label=self._image_label(a)
+        )
+        self.attention = AttentionPanel(a, frame=frame, image_fn=image_fn, crop_fn=self._crop_fn(a))
         self.metrics = MetricsTable(a, dataset=self._dataset)
         self.timelines.param.watch(self._on_panel_frame, "frame")
         self._lower.objects = [
@@ -414,8 +432,8 @@ class CompareApp(pn.viewable.Viewer):
         image_fn = self._image_fn(a)
         for panel in (self.timelines, self.image_panel, self.attention):
             panel.analysis = a
-        self.image_panel.image_fn = image_fn
-        self.attention.image_fn = image_fn
+        self.image_panel.param.update(image_fn=image_fn, image_label=self._image_label(a))
+        self.attention.param.update(image_fn=image_fn, crop_fn=self._crop_fn(a))
         self._dataset = []
         self.metrics.param.update(analysis=a, dataset=[])
 

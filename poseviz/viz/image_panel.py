@@ -1,6 +1,6 @@
 """The image panel: the analysed camera's picture at the current frame (a video frame, a
 synthetic image, or a blank canvas) with the 2D keypoints, skeleton lines, and occluded
-joints marked (hollow red circle with a cross)."""
+joints marked (red ring with a cross)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ import numpy as np
 import panel as pn
 import param
 
+from poseviz.data.synthetic import person_box
 from poseviz.skeleton import get_skeleton
 from poseviz.viz.analysis import SequenceAnalysis
-from poseviz.viz.colors import side_colors
+from poseviz.viz.render import draw_pose_2d
 
-__all__ = ["ImagePanel", "VideoFrames", "draw_keypoints", "encode_jpeg"]
+__all__ = ["ImagePanel", "VideoFrames", "draw_keypoints", "encode_jpeg", "synthetic_image_fn"]
 
 OCCLUDED_BGR = (40, 40, 230)
 BLANK = 40
@@ -57,51 +58,63 @@ def draw_keypoints(
     keypoints: np.ndarray,
     *,
     occluded: np.ndarray | None = None,
+    confidence: np.ndarray | None = None,
     skeleton: str = "h36m17",
-    colors: np.ndarray | None = None,
-    radius: int | None = None,
+    thickness: int | None = None,
 ) -> np.ndarray:
-    """Draw skeleton lines and joints onto a copy of ``image``.
+    """The skeleton drawn onto a copy of ``image`` (`poseviz.viz.render.draw_pose_2d`: left
+    limbs blue, right red; joints of confidence 0 hollow), occluded joints marked with a red
+    ring and cross.
 
     Args:
         image: ``(H, W, 3)`` uint8 RGB.
         keypoints: ``(J, 2)`` pixels (NaN joints are skipped).
-        occluded: ``(J,)`` bool; occluded joints get a hollow red circle with a cross.
-        colors: ``(J, 3)`` uint8 RGB joint colours (default: left/right colours).
-        radius: joint radius in pixels (default: 0.6% of the image diagonal, at least 3).
+        occluded: ``(J,)`` bool occlusion labels.
+        confidence: ``(J,)`` detector confidence in [0, 1].
+        thickness: line thickness in pixels (default from the image size).
 
     Returns:
         ``(H, W, 3)`` uint8 RGB.
     """
-    img = np.ascontiguousarray(image[..., ::-1])  # RGB -> BGR for OpenCV
     skel = get_skeleton(skeleton)
     kp = np.asarray(keypoints, dtype=np.float64)
     if kp.shape != (skel.num_joints, 2):
         raise ValueError(
             f"draw_keypoints: keypoints must be ({skel.num_joints}, 2), got {kp.shape}"
         )
-    cols = side_colors(1, skel)[0] if colors is None else np.asarray(colors, dtype=np.uint8)
-    occ = np.zeros(skel.num_joints, bool) if occluded is None else np.asarray(occluded, bool)
-    r = radius or max(3, int(0.006 * np.hypot(*img.shape[:2])))
-    ok = np.isfinite(kp).all(1)
-    pts = np.rint(np.where(ok[:, None], kp, 0)).astype(int)
-    for j, p in enumerate(skel.parents):
-        if p >= 0 and ok[j] and ok[p]:
-            c = tuple(int(v) for v in cols[j][::-1])
-            cv2.line(img, tuple(pts[p]), tuple(pts[j]), c, max(1, r // 2), cv2.LINE_AA)
-    for j in range(skel.num_joints):
-        if not ok[j]:
-            continue
-        if occ[j]:
-            cv2.circle(img, tuple(pts[j]), r + 2, OCCLUDED_BGR, max(1, r // 2), cv2.LINE_AA)
-            d = r
-            x, y = pts[j]
-            cv2.line(img, (x - d, y - d), (x + d, y + d), OCCLUDED_BGR, 1, cv2.LINE_AA)
-            cv2.line(img, (x - d, y + d), (x + d, y - d), OCCLUDED_BGR, 1, cv2.LINE_AA)
-        else:
-            c = tuple(int(v) for v in cols[j][::-1])
-            cv2.circle(img, tuple(pts[j]), r, c, -1, cv2.LINE_AA)
-    return np.ascontiguousarray(img[..., ::-1])
+    bgr = np.ascontiguousarray(image[..., ::-1])
+    draw_pose_2d(bgr, kp, confidence, skeleton=skeleton, thickness=thickness)
+    if occluded is not None:
+        t = thickness or max(2, round(max(bgr.shape[:2]) / 400))
+        r = 2 * t + 3
+        for j in np.flatnonzero(np.asarray(occluded, bool) & np.isfinite(kp).all(1)):
+            x, y = (int(v) for v in np.rint(kp[j]))
+            cv2.circle(bgr, (x, y), r, OCCLUDED_BGR, max(1, t // 2 + 1), cv2.LINE_AA)
+            cv2.line(bgr, (x - r, y - r), (x + r, y + r), OCCLUDED_BGR, 1, cv2.LINE_AA)
+            cv2.line(bgr, (x - r, y + r), (x + r, y - r), OCCLUDED_BGR, 1, cv2.LINE_AA)
+    return np.ascontiguousarray(bgr[..., ::-1])
+
+
+def synthetic_image_fn(sequence, camera_id: str, *, seed: int = 0):
+    """``frame -> (H, W, 3) uint8 RGB``: the synthetic picture of the capsule body
+    (`poseviz.data.synthetic.render_body`) seen by ``camera_id`` over one seeded background,
+    the image the occlusion labels describe. None when the sequence has no 3D or no such
+    camera."""
+    from poseviz.data.synthetic import random_background, render_body
+    from poseviz.geometry import world_to_camera
+
+    if sequence.joints_3d is None or camera_id not in sequence.cameras:
+        return None
+    camera = sequence.cameras[camera_id]
+    background = random_background(camera.height, camera.width, np.random.default_rng(seed))
+
+    def image(frame: int) -> np.ndarray:
+        joints = np.asarray(world_to_camera(sequence.joints_3d[int(frame)], camera))
+        return render_body(
+            joints, camera, rng=seed, background=background.copy(), skeleton=sequence.skeleton
+        ).image
+
+    return image
 
 
 def encode_jpeg(image: np.ndarray, *, max_width: int = 640, quality: int = 85) -> bytes:
@@ -136,6 +149,8 @@ class ImagePanel(pn.viewable.Viewer):
     frame = param.Integer(default=0, bounds=(0, None))
     show_occlusion = param.Boolean(default=True)
     image_fn = param.Callable(default=None, allow_None=True)
+    image_label = param.String(default="image", doc="what image_fn shows, for the caption")
+    zoom = param.Boolean(default=True, doc="show the person's box (padded) instead of the frame")
     max_width = param.Integer(default=480, bounds=(64, None))
 
     def __init__(self, analysis: SequenceAnalysis, **params: Any) -> None:
@@ -150,9 +165,10 @@ class ImagePanel(pn.viewable.Viewer):
 
     @property
     def source(self) -> str:
-        """Where the picture comes from: ``"image_fn"``, ``"video"`` or ``"blank"``."""
+        """Where the picture comes from: ``image_label`` (``image_fn``), ``"video"`` or
+        ``"blank"``."""
         if self.image_fn is not None:
-            return "image_fn"
+            return self.image_label
         return "video" if self._video is not None else "blank"
 
     def _open_video(self) -> None:
@@ -178,7 +194,16 @@ class ImagePanel(pn.viewable.Viewer):
         else:
             base = np.full((a.camera.height, a.camera.width, 3), BLANK, np.uint8)
         occ = a.occluded[self.frame] if (self.show_occlusion and a.occluded is not None) else None
-        return draw_keypoints(base, a.keypoints_2d[self.frame], occluded=occ)
+        conf = None if a.confidence is None else a.confidence[self.frame]
+        kp = a.keypoints_2d[self.frame]
+        out = draw_keypoints(base, kp, occluded=occ, confidence=conf)
+        if self.zoom and np.isfinite(kp).any():
+            x0, y0, x1, y1 = np.rint(person_box(kp, aspect=1.0, padding=0.4)).astype(int)
+            h, w = out.shape[:2]
+            x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+            if x1 - x0 > 8 and y1 - y0 > 8:
+                out = np.ascontiguousarray(out[y0:y1, x0:x1])
+        return out
 
     def _render(self) -> None:
         try:
@@ -190,7 +215,7 @@ class ImagePanel(pn.viewable.Viewer):
         occ = "" if a.occluded is None else f", {int(a.occluded[self.frame].sum())} occluded"
         self._note.object = f"**{a.camera_id}** ({self.source}{occ}) {note}"
 
-    @param.depends("frame", "show_occlusion", "image_fn", watch=True)
+    @param.depends("frame", "show_occlusion", "image_fn", "zoom", watch=True)
     def _changed(self) -> None:
         self._render()
 

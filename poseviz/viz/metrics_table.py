@@ -10,7 +10,6 @@ per-severity group, whose frames are scattered over sequences, can have).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +19,7 @@ import panel as pn
 import param
 
 from poseviz.data.batch import SEVERITIES
+from poseviz.data.occlusion import occlusion_severity, severity_names
 from poseviz.viz.analysis import SequenceAnalysis
 
 __all__ = [
@@ -42,16 +42,10 @@ def sequence_table(analysis: SequenceAnalysis) -> pd.DataFrame:
 
 def severity_of_frames(occluded: np.ndarray | None) -> np.ndarray | None:
     """``(T,)`` severity names (`poseviz.data.batch.SEVERITIES`) of frames with ``(T, J)``
-    occlusion labels, by `poseviz.data.occlusion.occlusion_severity`; None without labels
-    or where that module is not installed."""
+    occlusion labels (`poseviz.data.occlusion.occlusion_severity`); None without labels."""
     if occluded is None:
         return None
-    try:
-        occlusion = importlib.import_module("poseviz.data.occlusion")
-    except ImportError:
-        return None
-    idx = occlusion.occlusion_severity(np.asarray(occluded, bool))
-    return np.asarray(SEVERITIES, dtype=object)[idx]
+    return severity_names(occlusion_severity(np.asarray(occluded, bool)))
 
 
 def frame_records(analysis: SequenceAnalysis) -> pd.DataFrame:

@@ -50,6 +50,9 @@ def synthetic_motion(T: int = 60, *, z_up: bool = False, seed: int = 0) -> np.nd
 
 
 def make_sequence(T: int = 60, *, z_up: bool = False, occluded: bool = True) -> PoseSequence:
+    """The synthetic walk with its virtual rig and capsule occlusion labels; ``occluded``:
+    cam0's labels are replaced by hand-made ones (right wrist hidden from a third of the way
+    in, right elbow from half way) with detector-like confidences."""
     seq = with_virtual_cameras(
         PoseSequence(
             name="synthetic/walk",
@@ -62,9 +65,9 @@ def make_sequence(T: int = 60, *, z_up: bool = False, occluded: bool = True) -> 
     )
     if occluded:
         occ = np.zeros((T, 17), bool)
-        occ[T // 3 :, 16] = True  # right wrist hidden from a third of the way in
+        occ[T // 3 :, 16] = True
         occ[T // 2 :, 15] = True
-        seq.occluded = {"cam0": occ}
+        seq.occluded["cam0"] = occ
         seq.confidence = {"cam0": np.where(occ, 0.3, 0.9)}
     return seq
 

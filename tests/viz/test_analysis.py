@@ -7,14 +7,7 @@ import pytest
 
 from poseviz.geometry import project
 from poseviz.structures import Prediction
-from poseviz.viz.analysis import (
-    analyse,
-    display_rotation,
-    look_at_camera,
-    ring_cameras,
-    up_axis,
-    with_virtual_cameras,
-)
+from poseviz.viz.analysis import analyse, display_rotation, up_axis, with_virtual_cameras
 from poseviz.viz.predictors import PerturbedGroundTruth, Predictor, perturbed_predictors
 from tests.viz.conftest import make_sequence, synthetic_motion
 
@@ -32,31 +25,19 @@ def test_up_axis_and_display_rotation_put_the_head_up():
     np.testing.assert_allclose(display_rotation([0, 1, 0]), np.eye(3))
 
 
-def test_look_at_camera_sees_the_target_at_the_principal_point():
-    eye, target = np.array([3.0, -4.0, 1.5]), np.array([0.0, 0.0, 1.0])
-    cam = look_at_camera("c", eye, target, [0, 0, 1], size=(800, 600))
-    np.testing.assert_allclose(cam.center, eye, atol=1e-12)
-    np.testing.assert_allclose(project(target, cam), [400, 300], atol=1e-9)
-    above = project(target + [0, 0, 0.5], cam)
-    assert above[1] < 300  # up in the world is up in the image (y down)
-
-
-def test_ring_cameras_surround_the_motion_and_see_all_joints():
-    joints = synthetic_motion(40, z_up=True)
-    cams = ring_cameras(joints, count=4)
-    assert sorted(cams) == ["cam0", "cam1", "cam2", "cam3"]
-    centers = np.array([c.center for c in cams.values()])
-    pts = joints.reshape(-1, 3)
-    mid = (pts.min(0) + pts.max(0)) / 2  # the ring is centred on the range of the motion
-    horizontal = (centers - mid)[:, :2]
-    angles = np.sort(np.degrees(np.arctan2(horizontal[:, 1], horizontal[:, 0])) % 360)
-    np.testing.assert_allclose(np.diff(angles), 90, atol=1e-6)
-    for cam in cams.values():
+def test_virtual_rig_sees_the_whole_motion_and_labels_occlusion():
+    seq = make_sequence(40, z_up=True, occluded=False)
+    assert sorted(seq.cameras) == ["cam0", "cam1", "cam2", "cam3"]
+    joints = seq.joints_3d
+    for cam_id, cam in seq.cameras.items():
         px = project(joints, cam)
         assert (px > 0).all() and (px[..., 0] < cam.width).all() and (px[..., 1] < cam.height).all()
+        np.testing.assert_allclose(seq.joints_2d[cam_id], px)
+        assert seq.occluded[cam_id].shape == (40, 17)
     # the same motion gets the same cameras (predictions and analysis agree on them)
-    again = ring_cameras(joints, count=4)
-    assert all(cams[k] == again[k] for k in cams)
+    again = make_sequence(40, z_up=True, occluded=False)
+    assert all(seq.cameras[k] == again.cameras[k] for k in seq.cameras)
+    assert with_virtual_cameras(seq) is seq  # nothing left to add
 
 
 def test_errors_match_a_plain_loop(sequence):
@@ -164,9 +145,11 @@ def test_bad_inputs_say_what_is_wrong(sequence):
         analyse(sequence, "cam0", [outside])
 
 
-def test_with_virtual_cameras_keeps_existing_cameras(sequence):
+def test_with_virtual_cameras_keeps_existing_cameras_and_labels(sequence):
     assert with_virtual_cameras(sequence) is sequence
     assert sorted(sequence.cameras) == ["cam0", "cam1", "cam2", "cam3"]
+    # the fixture's hand-made labels of cam0 are kept, the other views were labelled
+    assert sequence.occluded["cam0"][-1, 16] and not sequence.occluded["cam0"][0].any()
 
 
 def test_stand_ins_are_predictors_and_deterministic(sequence):

@@ -10,16 +10,8 @@ import pandas as pd
 import pytest
 
 from poseviz.structures import Prediction
-from poseviz.viz import metrics_table
 from poseviz.viz.analysis import analyse
-from poseviz.viz.attention import (
-    INPUT_SIZE,
-    AttentionPanel,
-    background_attention_ratio,
-    background_mask,
-    kept_token_mask,
-    person_crop_box,
-)
+from poseviz.viz.attention import INPUT_SIZE, AttentionPanel, kept_token_mask, to_crop
 from poseviz.viz.exports import render_view, save_image, save_video
 from poseviz.viz.grid import SkeletonGrid
 from poseviz.viz.metrics_table import MetricsTable, dataset_tables, sequence_table, tables_to_csv
@@ -29,43 +21,21 @@ from tests.viz.conftest import make_sequence
 
 
 def _loop_ratio(att, kp, input_size=INPUT_SIZE, radius=30.0):
-    """The seed's background attention, written out token by token."""
+    """The seed's background attention written out token by token, token centres at
+    ``(c + 0.5) * width / w - 0.5`` crop pixels (pixel centres at integers)."""
     J, h, w = att.shape
-    W, H = input_size
+    H, W = input_size
     out = []
     for j in range(J):
         total = bg = 0.0
         for r in range(h):
             for c in range(w):
-                x, y = (c + 0.5) * W / w, (r + 0.5) * H / h
+                x, y = (c + 0.5) * W / w - 0.5, (r + 0.5) * H / h - 0.5
                 near = any((x - px) ** 2 + (y - py) ** 2 <= radius**2 for px, py in kp)
                 total += att[j, r, c]
                 bg += 0.0 if near else att[j, r, c]
         out.append(bg / total)
     return np.array(out)
-
-
-def test_background_ratio_matches_a_token_loop():
-    rng = np.random.default_rng(0)
-    att = rng.random((17, 16, 12))
-    att /= att.sum((1, 2), keepdims=True)
-    kp = rng.uniform([0, 0], INPUT_SIZE, (17, 2))
-    np.testing.assert_allclose(background_attention_ratio(att, kp), _loop_ratio(att, kp))
-
-
-def test_background_ratio_extremes():
-    kp = np.array([[96.0, 128.0]] * 17)
-    att = np.zeros((17, 16, 12))
-    # all attention on the token under the keypoint: no background
-    r, c = int(128 / 256 * 16), int(96 / 192 * 12)
-    att[:, r, c] = 1.0
-    np.testing.assert_allclose(background_attention_ratio(att, kp), 0.0)
-    # all attention in a far corner: all background
-    att[:] = 0
-    att[:, 0, 0] = 1.0
-    np.testing.assert_allclose(background_attention_ratio(att, kp), 1.0)
-    mask = background_mask(kp, (16, 12))
-    assert mask.sum() == 16 * 12 - (~mask).sum() and (~mask).sum() > 0
 
 
 def test_kept_tokens_from_mask_or_indices():
@@ -78,11 +48,10 @@ def test_kept_tokens_from_mask_or_indices():
         kept_token_mask(np.array([12]), (3, 4))
 
 
-def test_person_crop_box_has_the_model_aspect_and_holds_the_keypoints():
-    kp = np.array([[100.0, 50.0], [140.0, 250.0]])
-    x0, y0, x1, y1 = person_crop_box(kp)
-    assert np.isclose((x1 - x0) / (y1 - y0), INPUT_SIZE[0] / INPUT_SIZE[1])
-    assert x0 < 100 and x1 > 140 and y0 < 50 and y1 > 250
+def test_crop_pixels_follow_the_synthetic_crops():
+    box = np.array([100.0, 50.0, 196.0, 178.0])  # 96 x 128 px -> 192 x 256 crop: 2x
+    np.testing.assert_allclose(to_crop([100.0, 50.0], box, (256, 192)), [-0.5, -0.5])
+    np.testing.assert_allclose(to_crop([148.0, 114.0], box, (256, 192)), [95.5, 127.5])
 
 
 def _attention_analysis():
@@ -109,10 +78,10 @@ def test_attention_panel_reads_the_prediction_aux():
     np.testing.assert_array_equal(st["attention"], att[7, 13])
     np.testing.assert_array_equal(st["kept"], kept[7])
     kp_crop = st["keypoints_crop"]
-    assert ((kp_crop >= 0) & (kp_crop <= INPUT_SIZE)).all()  # the crop holds the person
+    assert ((kp_crop >= 0) & (kp_crop <= INPUT_SIZE[::-1])).all()  # the crop holds the person
     np.testing.assert_allclose(st["ratio"], _loop_ratio(att[7], kp_crop))
     img = panel.image()
-    assert img.shape == (INPUT_SIZE[1] * panel.scale, INPUT_SIZE[0] * panel.scale, 3)
+    assert img.shape == (INPUT_SIZE[0] * panel.scale, INPUT_SIZE[1] * panel.scale, 3)
     assert f"{100 * st['ratio'][13]:.0f}%" in panel._text.object
     panel.keypoint = "head"
     np.testing.assert_array_equal(panel.frame_state()["attention"], att[7, 10])
@@ -140,7 +109,7 @@ def test_sequence_table_holds_each_models_numbers(analysis):
     assert np.isclose(t.loc["jitter", "MPJVE (mm/frame)"], np.nanmean(res.velocity_error_mm))
 
 
-def test_dataset_tables_pool_frames_per_action_and_severity(monkeypatch):
+def test_dataset_tables_pool_frames_per_action_and_severity():
     seqs = [make_sequence(40), make_sequence(20)]
     seqs[1].name, seqs[1].action = "synthetic/run", "run"
     analyses = [
@@ -159,17 +128,17 @@ def test_dataset_tables_pool_frames_per_action_and_severity(monkeypatch):
     assert np.isclose(
         per_action.loc[("m", "run"), "MPJPE (mm)"], analyses[1].models["m"].mpjpe_mm.mean()
     )
-    # per severity: frames grouped by the occlusion module's severity of their labels
-    monkeypatch.setattr(
-        metrics_table,
-        "severity_of_frames",
-        lambda occ: None if occ is None else np.where(occ.any(1), "joint", "none").astype(object),
-    )
+    # per severity: frames grouped by the severity of their occlusion labels; here the
+    # labels are set so that frames are "none" (nothing hidden) or "joint" (one wrist)
+    for a in analyses:
+        a.occluded = np.zeros_like(a.occluded)
+        a.occluded[::3, 16] = True
     tables = dataset_tables(analyses)
     sev = tables["per severity"]
     occluded_frames = np.concatenate([a.occluded.any(1) for a in analyses])
     assert sev.loc[("m", "joint"), "frames"] == occluded_frames.sum()
     assert np.isclose(sev.loc[("m", "none"), "MPJPE (mm)"], all_mpjpe[~occluded_frames].mean())
+    assert list(sev.index.get_level_values("severity")) == ["none", "joint"]
     # CSV round trip keeps every table
     back = pd.read_csv(io.StringIO(tables_to_csv(tables)))
     assert set(back["table"]) == {"overall", "per action", "per severity"}

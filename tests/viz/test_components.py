@@ -186,28 +186,33 @@ def test_draw_keypoints_marks_occluded_joints():
     kp[16] = (100, 40)
     occ = np.zeros(17, bool)
     occ[16] = True
-    out = draw_keypoints(img, kp, occluded=occ, radius=5)
+    out = draw_keypoints(img, kp, occluded=occ, thickness=2)
     assert out[50, 50].sum() > 0 and out[150, 150].sum() > 0  # joints drawn
     assert out[100, 100].sum() > 0  # the pelvis -> r_hip bone
-    red = out[40 - 7 : 40 + 8, 100 - 7 : 100 + 8].reshape(-1, 3)
-    assert (red[:, 0] > 150).any()  # a red ring round the occluded joint
-    assert out[40, 100, 0] > 150  # with a red cross through its centre
+    ring = out[40 - 9 : 40 + 10, 100 - 9 : 100 + 10].reshape(-1, 3)
+    assert ((ring[:, 0] > 150) & (ring[:, 2] < 100)).any()  # a red ring round the joint
+    assert out[40, 100, 0] > 150 and out[40, 100, 2] < 100  # with a red cross at its centre
+    assert not (out[45:60, 45:60, 0] > 150).all()  # visible joints get no ring
     with pytest.raises(ValueError, match=r"\(17, 2\)"):
         draw_keypoints(img, np.zeros((5, 2)))
 
 
 def test_image_panel_shows_each_frame(analysis):
-    panel = ImagePanel(analysis)
+    panel = ImagePanel(analysis, zoom=False)
     assert panel.source == "blank"
     a = panel.image()
     panel.frame = 45
     b = panel.image()
     assert a.shape == (analysis.camera.height, analysis.camera.width, 3)
     assert not np.array_equal(a, b)
+    panel.zoom = True  # the person's box: smaller than the frame, holding every keypoint
+    z = panel.image()
+    assert z.shape[0] < a.shape[0] and z.shape[0] == z.shape[1]
     assert panel._pane.object[:2] == b"\xff\xd8"  # a JPEG on the page
     seen = []
+    panel.zoom = False
     panel.image_fn = lambda f: seen.append(f) or np.full((100, 120, 3), 200, np.uint8)
-    assert panel.source == "image_fn" and seen[-1] == analysis.frames[45]
+    assert panel.source == "image" and seen[-1] == analysis.frames[45]
     panel.image_fn = lambda f: 1 / 0  # a broken source leaves a message, not an exception
     assert "image unavailable" in panel._note.object
 
