@@ -35,21 +35,23 @@ def _args() -> argparse.Namespace:
 
 @pn.cache
 def model_predictors(models_dir: str) -> dict:
-    """Predictors of the trained models in ``models_dir`` when `poseviz.inference` can load
-    them, plus the perturbed-ground-truth stand-ins (labelled as such)."""
+    """Predictors of the trained models in ``models_dir`` (folders with ``config.yaml`` and
+    ``model.safetensors``) when `poseviz.inference` can load them, then the
+    perturbed-ground-truth stand-ins (labelled as such)."""
     found = {}
     folder = Path(models_dir)
-    if importlib.util.find_spec("poseviz.inference") is not None and folder.is_dir():
+    if folder.is_dir() and importlib.util.find_spec("poseviz.inference") is not None:
         inference = importlib.import_module("poseviz.inference")
         if hasattr(inference, "load_model") and hasattr(inference, "predict_sequence"):
             for sub in sorted(folder.iterdir()):
-                if (sub / "config.yaml").is_file():
+                if (sub / "config.yaml").is_file() and (sub / "model.safetensors").is_file():
                     found[sub.name] = _ModelPredictor(sub, inference)
     return {**found, **perturbed_predictors()}
 
 
 class _ModelPredictor:
-    """A trained model as a `poseviz.viz.predictors.Predictor` (loaded on first use)."""
+    """A trained model as a `poseviz.viz.predictors.Predictor` (loaded on first use; CUDA
+    when available)."""
 
     def __init__(self, folder: Path, inference) -> None:
         self.folder, self._inference, self._model = folder, inference, None
@@ -57,7 +59,12 @@ class _ModelPredictor:
     def __call__(self, sequence, camera_id, progress=None):
         if self._model is None:
             self._model = self._inference.load_model(self.folder)
-        return self._inference.predict_sequence(self._model, sequence, camera_id, progress=progress)
+        prediction = self._inference.predict_sequence(
+            self._model, sequence, camera_id, model_id=self.folder.name
+        )
+        if progress is not None:
+            progress(1.0)
+        return prediction
 
 
 def default_source() -> str | None:
@@ -69,10 +76,13 @@ args = _args()
 pn.extension(*(["vtk"] if args.renderer == "vtk" else []), notifications=True)
 predictors = model_predictors(args.models)
 trained = [n for n in predictors if isinstance(predictors[n], _ModelPredictor)]
+# three models at start (four views); the pose-only ones first (image models render crops)
+FIRST = ("videopose3d", "gla_gcn", "dgcnn", "repose", "scotl", "lifting_by_image")
+trained.sort(key=lambda n: FIRST.index(n) if n in FIRST else len(FIRST))
 app = CompareApp(
     predictors,
     source=args.source or default_source(),
-    models=args.model or trained or list(predictors),
+    models=args.model or trained[:3] or list(predictors)[:3],
     renderer=args.renderer,
 )
 pn.template.BootstrapTemplate(  # no web fonts: works offline
