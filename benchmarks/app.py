@@ -91,7 +91,7 @@ def motion(frames: int, source: str | None) -> tuple[np.ndarray, float]:
         try:
             from poseviz.data import load_demo
 
-            seqs = load_demo()
+            seqs = load_demo(progress=False)
         except (ImportError, AttributeError):
             candidate = REPO.parent / "shared" / "data" / "ktk_tennis_serve"
             if candidate.is_dir():

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
+import hashlib
 import io
 import tempfile
 import time
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import panel as pn
 import param
 
@@ -32,7 +34,7 @@ from poseviz.viz.exports import render_grid, save_image, save_video
 from poseviz.viz.grid import SkeletonGrid
 from poseviz.viz.image_panel import ImagePanel, synthetic_image_fn
 from poseviz.viz.metrics_table import MetricsTable
-from poseviz.viz.predictors import Predictor
+from poseviz.viz.predictors import PerturbedGroundTruth, Predictor
 from poseviz.viz.skeleton_view import RENDERERS
 from poseviz.viz.timeline import Timelines
 
@@ -91,15 +93,33 @@ def _predict(sequence: PoseSequence, camera_id: str, predictor: Predictor) -> Pr
     return predictor(sequence, camera_id, progress=_PROGRESS.get())
 
 
-_predict_cached = pn.cache(_predict, max_items=256)
+def _digest(*arrays: Any) -> bytes:
+    h = hashlib.blake2b(digest_size=16)
+    for a in arrays:
+        if a is not None:
+            a = np.ascontiguousarray(a)
+            h.update(str((a.dtype, a.shape)).encode())
+            h.update(a.data)
+    return h.digest()
+
+
+# Cache keys by content, not by object id (an id can be reused once an object is freed).
+_HASHES = {
+    PoseSequence: lambda s: s.name.encode()
+    + _digest(s.joints_3d, *(c.to_dict()["R"] + [c.to_dict()["t"]] for c in s.cameras.values())),
+    Prediction: lambda p: f"{p.model_id}|{p.sequence_id}|{p.camera_id}".encode()
+    + _digest(p.joints_3d, p.frame_indices),
+    PerturbedGroundTruth: lambda p: repr(p).encode(),
+}
+
+_predict_cached = pn.cache(_predict, max_items=256, hash_funcs=_HASHES)
 
 
 def _analyse(sequence: PoseSequence, camera_id: str, predictions: tuple) -> SequenceAnalysis:
     return analyse(sequence, camera_id, list(predictions))
 
 
-# per process, for the same sequence and prediction objects (which the caches above share)
-_analyse_cached = pn.cache(_analyse, max_items=64)
+_analyse_cached = pn.cache(_analyse, max_items=64, hash_funcs=_HASHES)
 
 
 def cached_prediction(

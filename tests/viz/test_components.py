@@ -238,3 +238,16 @@ def test_long_series_are_drawn_as_envelopes():
     m = column_max(err, 1500)
     assert m.shape == (-(-10000 // k), 17) and len(m) <= 750
     np.testing.assert_allclose(m[3], err[3 * k : 4 * k].max(0))
+
+
+def test_rater_pair_plays_two_linked_views():
+    from poseviz.viz.rater import SyncedPair
+
+    a = np.zeros((30, 17, 3))
+    a[:, :, 1] = np.linspace(0, 1.7, 17)
+    pair = SyncedPair(a, a + 0.02, fps=25)
+    assert pair.left.view_camera is pair.right.view_camera
+    assert pair.left.canvas.link == pair.right.canvas.link
+    pair.player.value = 29
+    assert pair.left.frame == pair.right.frame == 29 and pair.played_through
+    assert pair.left.canvas.frame == 29  # ungrouped views take their frame from Python
