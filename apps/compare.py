@@ -15,6 +15,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import numpy as np
 import panel as pn
 
 from poseviz.viz.compare import CompareApp
@@ -62,6 +63,11 @@ class _ModelPredictor:
         prediction = self._inference.predict_sequence(
             self._model, sequence, camera_id, model_id=self.folder.name
         )
+        size = getattr(getattr(self._model, "config", None), "image_size", None)
+        if size is not None and "attention" in prediction.aux:  # the crop the maps cover
+            prediction.aux["crop_size"] = np.tile(
+                np.asarray(size, np.int64), (prediction.num_frames, 1)
+            )
         if progress is not None:
             progress(1.0)
         return prediction

@@ -12,7 +12,8 @@ input's aspect).
 
 Background (the seed's appendix, "Definition of Background"): the crop area outside
 circles of 30 pixels around every keypoint, in the model's input crop (``input_size``,
-256 x 192 pixels in the paper). The ratio is
+256 x 192 pixels in the paper; a prediction may record its own as ``aux["crop_size"]``
+``(T, 2)``, and for other sizes the radius scales with the crop's height). The ratio is
 `poseviz.metrics.functional.background_attention_ratio`; the seed reports its mean over
 keypoints (73-75% for a plain transformer, 60-63% with pose-guided layers).
 """
@@ -38,14 +39,14 @@ INPUT_SIZE = (256, 192)  # the paper's person crop, (height, width) pixels
 BACKGROUND_RADIUS = 30.0  # pixels of the crop (the seed's appendix)
 
 
-def synthetic_crop_fn(sequence, camera_id: str, input_size=INPUT_SIZE, *, seed: int = 0):
-    """``frame -> (H, W, 3) uint8 RGB``: the synthetic person crop an image model gets for
-    that frame (`poseviz.data.synthetic.render_sample`, same seed, padding and size), so the
-    attention is drawn over the very pixels the model saw."""
+def synthetic_crop_fn(sequence, camera_id: str, *, seed: int = 0):
+    """``(frame, (height, width)) -> (H, W, 3) uint8 RGB``: the synthetic person crop an image
+    model gets for that frame (`poseviz.data.synthetic.render_sample`, same seed, padding and
+    size), so the attention is drawn over the very pixels the model saw."""
     from poseviz.data.synthetic import render_sample
 
-    def crop(frame: int) -> np.ndarray:
-        img = render_sample(sequence, camera_id, int(frame), size=tuple(input_size), seed=seed)
+    def crop(frame: int, size: tuple[int, int] = INPUT_SIZE) -> np.ndarray:
+        img = render_sample(sequence, camera_id, int(frame), size=tuple(size), seed=seed)
         return (img["image"].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
 
     return crop
@@ -109,7 +110,7 @@ class AttentionPanel(pn.viewable.Viewer):
     crop_fn = param.Callable(
         default=None,
         allow_None=True,
-        doc="frame -> the model's own (H, W, 3) uint8 input crop; else cut from image_fn",
+        doc="(frame, (height, width)) -> the model's own uint8 input crop; else cut from image_fn",
     )
     input_size = param.Tuple(default=INPUT_SIZE, length=2, doc="the model's crop (height, width)")
     scale = param.Integer(default=2, bounds=(1, 4))
@@ -152,13 +153,17 @@ class AttentionPanel(pn.viewable.Viewer):
                 f"{np.shape(aux['attention'])}"
             )
         kp = a.keypoints_2d[self.frame]
-        H, W = self.input_size
+        size = self.input_size
+        if "crop_size" in aux:  # the model's input size, when its predictor recorded it
+            size = tuple(int(v) for v in np.asarray(aux["crop_size"][self.frame]))
+        H, W = size
         box = (
             np.asarray(aux["crop_box"][self.frame], dtype=np.float64)
             if "crop_box" in aux
             else person_box(kp, aspect=W / H)
         )
-        kp_crop = to_crop(kp, box, self.input_size)
+        kp_crop = to_crop(kp, box, size)
+        radius = BACKGROUND_RADIUS * H / INPUT_SIZE[0]  # 30 px at the paper's 256 rows
         kept = None
         if "kept_tokens" in aux:
             kept = kept_token_mask(aux["kept_tokens"][self.frame], att.shape[1:])
@@ -169,8 +174,10 @@ class AttentionPanel(pn.viewable.Viewer):
             "box": box,
             "keypoints_crop": kp_crop,
             "ratio": background_attention_ratio(
-                att, kp_crop, radius=BACKGROUND_RADIUS, image_size=self.input_size
+                att, kp_crop, radius=radius, image_size=size
             ).per_keypoint,
+            "size": size,
+            "radius": radius,
             "joint": j,
         }
 
@@ -181,15 +188,13 @@ class AttentionPanel(pn.viewable.Viewer):
             return None
         a = self.analysis
         seq_frame = int(a.frames[self.frame])
-        H, W = self.input_size
+        H, W = st["size"]
         if self.crop_fn is not None:
-            crop = np.asarray(self.crop_fn(seq_frame), np.uint8)
+            crop = np.asarray(self.crop_fn(seq_frame, (H, W)), np.uint8)
             if crop.shape[:2] != (H, W):
                 crop = cv2.resize(crop, (W, H), interpolation=cv2.INTER_AREA)
         elif self.image_fn is not None:
-            crop = _crop_image(
-                np.asarray(self.image_fn(seq_frame), np.uint8), st["box"], self.input_size
-            )
+            crop = _crop_image(np.asarray(self.image_fn(seq_frame), np.uint8), st["box"], (H, W))
         else:
             crop = np.full((H, W, 3), 40, np.uint8)
         att = st["attention"]
@@ -210,7 +215,7 @@ class AttentionPanel(pn.viewable.Viewer):
                 cv2.circle(
                     out,
                     tuple(int(v) for v in np.rint(p)),
-                    int(BACKGROUND_RADIUS),
+                    int(round(st["radius"])),
                     (90, 90, 90),
                     1,
                     cv2.LINE_AA,
@@ -218,7 +223,7 @@ class AttentionPanel(pn.viewable.Viewer):
         out = draw_keypoints(out, st["keypoints_crop"], thickness=2)
         x, y = np.rint(st["keypoints_crop"][st["joint"]]).astype(int)
         cv2.drawMarker(out, (int(x), int(y)), (0, 255, 255), cv2.MARKER_SQUARE, 14, 2)
-        s = self.scale
+        s = max(self.scale, round(2 * INPUT_SIZE[0] / H))  # small crops are shown larger
         return cv2.resize(out, (W * s, H * s), interpolation=cv2.INTER_NEAREST)
 
     def _render(self) -> None:

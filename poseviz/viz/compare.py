@@ -105,10 +105,14 @@ def _digest(*arrays: Any) -> bytes:
 
 # Cache keys by content, not by object id (an id can be reused once an object is freed).
 _HASHES = {
-    PoseSequence: lambda s: s.name.encode()
-    + _digest(s.joints_3d, *(c.to_dict()["R"] + [c.to_dict()["t"]] for c in s.cameras.values())),
-    Prediction: lambda p: f"{p.model_id}|{p.sequence_id}|{p.camera_id}".encode()
-    + _digest(p.joints_3d, p.frame_indices),
+    PoseSequence: lambda s: (
+        s.name.encode()
+        + _digest(s.joints_3d, *(c.to_dict()["R"] + [c.to_dict()["t"]] for c in s.cameras.values()))
+    ),
+    Prediction: lambda p: (
+        f"{p.model_id}|{p.sequence_id}|{p.camera_id}".encode()
+        + _digest(p.joints_3d, p.frame_indices)
+    ),
     PerturbedGroundTruth: lambda p: repr(p).encode(),
 }
 

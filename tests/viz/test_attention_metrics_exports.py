@@ -184,3 +184,22 @@ def test_video_export_mp4_and_gif(analysis, tmp_path):
         save_video(grid.views, tmp_path / "v.avi")
     with pytest.raises(ValueError, match="start < stop"):
         save_video(grid.views, tmp_path / "v.mp4", 50, 10)
+
+
+def test_attention_over_a_smaller_model_crop():
+    a, att, kept = _attention_analysis()
+    res = a.models["lbi"]
+    res.aux["crop_size"] = np.tile([96, 64], (a.num_frames, 1))  # as a 96 x 64 model records it
+    asked = []
+    panel = AttentionPanel(
+        a,
+        keypoint="head",
+        crop_fn=lambda f, size: asked.append(size) or np.zeros((*size, 3), np.uint8),
+    )
+    st = panel.frame_state()
+    assert st["size"] == (96, 64) and np.isclose(st["radius"], 30 * 96 / 256)
+    np.testing.assert_allclose(
+        st["ratio"], _loop_ratio(att[0], st["keypoints_crop"], (96, 64), st["radius"])
+    )
+    img = panel.image()
+    assert asked[-1] == (96, 64) and img.shape[0] / img.shape[1] == 96 / 64
