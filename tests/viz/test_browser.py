@@ -148,3 +148,20 @@ def test_a_malformed_path_shows_a_message_and_the_page_stays_usable(app_url, tmp
         )
         page.get_by_text("could not read upload 'walk.bvh'").first.wait_for(timeout=30000)
         assert [e for e in page.errors if "broken" not in e and "walk.bvh" not in e] == []
+
+
+def test_vtk_renderer_draws_too(tmp_path):
+    """The optional vtk.js (WebGL) backend of the same views."""
+    data = tmp_path / "walk.npz"
+    write_keypoints(data, synthetic_motion(60, z_up=True), "h36m17", fps=25)
+    (tmp_path / "models").mkdir()
+    args = ["--source", str(data), "--models", str(tmp_path / "models"), "--renderer", "vtk"]
+    args += ["--model", "perturbed GT: bias 40 mm"]
+    with served_app(APP, args, log=tmp_path / "serve.log") as url, chromium() as page:
+        page.goto(url)
+        wait_for_views(page, 2, timeout_ms=120000)
+        views = view_locator(page)
+        assert views.first.get_attribute("data-renderer") == "vtk"
+        page.wait_for_timeout(1000)
+        assert drawn_fraction(views.nth(1).screenshot()) > 0.01
+        assert page.errors == []
