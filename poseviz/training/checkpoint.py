@@ -70,7 +70,8 @@ class CheckpointError(ValueError):
 
 def capture_rng() -> dict[str, Any]:
     """torch (CPU and CUDA), numpy and Python RNG states as plain data and tensors."""
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    # the legacy global numpy RNG is captured because data code may still draw from it
+    kind, keys, pos, has_gauss, cached = np.random.get_state()  # noqa: NPY002
     state: dict[str, Any] = {
         "torch": torch.get_rng_state(),
         "numpy": {
@@ -91,7 +92,7 @@ def restore_rng(state: dict[str, Any]) -> None:
     """Inverse of `capture_rng`."""
     torch.set_rng_state(state["torch"])
     n = state["numpy"]
-    np.random.set_state(
+    np.random.set_state(  # noqa: NPY002
         (n["kind"], np.array(n["keys"], dtype=np.uint32), n["pos"], n["has_gauss"], n["cached"])
     )
     version, internal, gauss = state["python"]

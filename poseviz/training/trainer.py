@@ -282,7 +282,7 @@ class Trainer:
         import numpy as np
 
         random.seed(tcfg.seed)
-        np.random.seed(tcfg.seed % (2**32))
+        np.random.seed(tcfg.seed % (2**32))  # noqa: NPY002  (for data code using the global RNG)
 
         # model
         model = self._given_model or create_model(cfg.model.name, **cfg.model.overrides)

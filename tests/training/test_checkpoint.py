@@ -47,9 +47,9 @@ def test_split_join_round_trip():
 
 def test_rng_round_trip():
     state = json.loads(json.dumps(split_state(capture_rng())[0])), split_state(capture_rng())[1]
-    a = (torch.rand(3), np.random.rand(3), random.random())
+    a = (torch.rand(3), np.random.rand(3), random.random())  # noqa: NPY002
     restore_rng(join_state(*state))
-    b = (torch.rand(3), np.random.rand(3), random.random())
+    b = (torch.rand(3), np.random.rand(3), random.random())  # noqa: NPY002
     assert torch.equal(a[0], b[0]) and np.array_equal(a[1], b[1]) and a[2] == b[2]
 
 
