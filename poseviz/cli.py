@@ -50,8 +50,15 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
     add_data(sub)
 
 
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    from poseviz.training.cli import add_train
+
+    add_train(sub)
+
+
 # Command groups; later subsystems append their own `_add_*` here.
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_skeleton, _add_data]
+COMMANDS.append(_add_train)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -168,6 +168,8 @@ class TrainerConfig:
         progress: tqdm progress bar with loss and frames/s.
         tensorboard: write TensorBoard events when the ``tensorboard`` package is installed.
         sync_batchnorm: convert BatchNorm to SyncBatchNorm under DDP.
+        threads: CPU threads of torch's intra-op pool (None: torch's default). On a small
+            shared CPU, 1 thread per process is often much faster for small models.
     """
 
     epochs: int | None = None
@@ -184,6 +186,7 @@ class TrainerConfig:
     progress: bool = True
     tensorboard: bool = True
     sync_batchnorm: bool = False
+    threads: int | None = None
 
 
 @dataclass

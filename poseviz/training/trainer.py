@@ -94,6 +94,7 @@ RESUMABLE_CHANGES = {
     "trainer.keep_checkpoints",
     "trainer.tensorboard",
     "trainer.device",
+    "trainer.threads",
     "trainer.out",
     "data.num_workers",
 }
@@ -276,6 +277,8 @@ class Trainer:
 
     def _fit(self, *, resume: bool) -> TrainResult:
         cfg, tcfg, info, device = self.config, self.config.trainer, self.info, self.device
+        if tcfg.threads:
+            torch.set_num_threads(tcfg.threads)
         torch.manual_seed(tcfg.seed)
         import random
 
