@@ -9,23 +9,21 @@ process or under ``torchrun --nproc_per_node N`` (DistributedDataParallel; each 
 ranks, only rank 0 writes).
 
 What a model may declare so that the trainer runs it without model-specific code (all
-optional, duck-typed):
+optional, duck-typed; the contract `poseviz.models.scotl` documents):
 
-``default_loss``
-    a `build_loss` spec used when the config gives neither ``loss`` nor ``stages``.
-``default_stages``
-    a sequence of `LossStage` (or their dicts) used when the config gives no ``stages``
-    (e.g. Lifting by Image's two stages with Stage 1 frozen in Stage 2).
-``training_losses(output, batch) -> dict[str, Tensor]``
-    extra terms added (as given, already weighted) to the main objective, e.g.
-    SCoTL-pose's ``lambda * energy`` of the prediction under its loss-net.
-``alternating_steps() -> list[dict]``
-    updates of some parameters by their own objective and optimiser, run after the main
-    step on the same forward output, e.g. SCoTL-pose's loss-net step. Each dict has
-    ``name`` (label; ``optim.groups[name]`` overrides its ``lr`` / ``weight_decay``),
-    ``parameters`` (name prefixes this step owns; the main optimiser skips them),
-    ``loss`` (``callable(output, batch) -> Tensor``), optionally ``every`` (run every N
-    main steps, default 1).
+``inputs``
+    the batch keys it reads; it is called as ``model(**{k: batch[k] for k in inputs})``.
+``training_stages()``
+    its default schedule as `LossStage.to_dict` dicts, used when the config gives neither
+    ``loss`` nor ``stages`` (e.g. Lifting by Image's two stages, Stage 1 frozen in Stage 2).
+``training_steps()`` and ``step_loss(name, batch, criterion=...)``
+    an alternating schedule (SCoTL-pose's loss-net step, then its pose-net step): records
+    with ``name``, ``train`` (parameter-name prefixes that step's own optimiser updates;
+    ``optim.groups[name]`` overrides its ``lr`` / ``weight_decay``) and ``repeat``. For every
+    batch each step runs ``repeat`` times: zero its gradients, ``step_loss(...).total``
+    backward, step its optimiser. ``criterion`` is the current stage's `CombinedLoss`.
+    Without DDP's wrapper (each step makes its own forward) the gradients of each step are
+    averaged over ranks by hand.
 
 Every loss value is checked: a NaN or infinite loss stops training with
 `TrainingDiverged` naming the step, the epoch, the stage and the offending terms.
@@ -40,7 +38,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,7 +80,7 @@ from poseviz.training.logs import RunLogger
 from poseviz.training.optim import LRSchedule, build_optimizer
 from poseviz.training.serialize import atomic_write_json, atomic_write_text
 
-__all__ = ["AlternatingStep", "TrainResult", "Trainer", "TrainingDiverged", "train"]
+__all__ = ["TrainResult", "Trainer", "TrainingDiverged", "train"]
 
 # Config keys a resumed run may change (length, logging, I/O); anything else must match.
 RESUMABLE_CHANGES = {
@@ -102,17 +100,6 @@ RESUMABLE_CHANGES = {
 
 class TrainingDiverged(RuntimeError):
     """A loss became NaN or infinite (the message names the step and the terms)."""
-
-
-@dataclass(frozen=True)
-class AlternatingStep:
-    """A model-declared update of some parameters by their own objective (see the module
-    docstring)."""
-
-    name: str
-    parameters: tuple[str, ...]
-    loss: Callable[[Any, Mapping[str, Any]], torch.Tensor]
-    every: int = 1
 
 
 @dataclass
@@ -137,23 +124,32 @@ class TrainResult:
     interrupted: bool = False
 
 
-def _alternating_steps(model: nn.Module) -> list[AlternatingStep]:
-    declare = getattr(model, "alternating_steps", None)
+@dataclass(frozen=True)
+class _Step:
+    name: str
+    train: tuple[str, ...]
+    repeat: int = 1
+
+
+def _training_steps(model: nn.Module) -> list[_Step]:
+    """The model's alternating schedule (``training_steps()``), or none."""
+    declare = getattr(model, "training_steps", None)
     if declare is None:
         return []
+    if not callable(getattr(model, "step_loss", None)):
+        raise ValueError(
+            f"{type(model).__name__} declares training_steps() but has no step_loss(name, batch, criterion)"
+        )
     out = []
     for i, raw in enumerate(declare() if callable(declare) else declare):
-        if isinstance(raw, AlternatingStep):
-            out.append(raw)
-            continue
-        if not isinstance(raw, Mapping) or not {"name", "parameters", "loss"} <= set(raw):
+        get = raw.get if isinstance(raw, Mapping) else lambda k, d=None, r=raw: getattr(r, k, d)
+        name, train, repeat = get("name"), get("train"), get("repeat", 1)
+        if not isinstance(name, str) or train is None:
             raise ValueError(
-                f"{type(model).__name__}.alternating_steps()[{i}]: expected a mapping with "
-                f"'name', 'parameters', 'loss' (and optionally 'every'), got {raw!r}"
+                f"{type(model).__name__}.training_steps()[{i}]: expected name, train, repeat; got {raw!r}"
             )
-        params = raw["parameters"]
-        params = (params,) if isinstance(params, str) else tuple(params)
-        out.append(AlternatingStep(str(raw["name"]), params, raw["loss"], int(raw.get("every", 1))))
+        train = (train,) if isinstance(train, str) else tuple(train)
+        out.append(_Step(name, train, int(repeat)))
     return out
 
 
@@ -229,16 +225,27 @@ class Trainer:
         return device
 
     def _stages(self, model: nn.Module) -> tuple[LossStage, ...]:
+        """``config.stages``; else one stage of ``config.loss``; else the model's
+        ``training_stages()``; else MPJPE."""
         stages = self.config.loss_stages()
         if stages:
             return stages
-        declared = getattr(model, "default_stages", None)
-        if declared and self.config.loss is None:
-            return tuple(
-                s if isinstance(s, LossStage) else LossStage.from_dict(s) for s in declared
-            )
-        loss = self.config.loss or getattr(model, "default_loss", None) or "mpjpe"
-        return (LossStage("main", loss, steps=1),)  # length unused: a single stage
+        declared = getattr(model, "training_stages", None)
+        if declared is not None and self.config.loss is None:
+            declared = declared() if callable(declared) else declared
+            out = []
+            for i, s in enumerate(declared):
+                try:
+                    out.append(s if isinstance(s, LossStage) else LossStage.from_dict(s))
+                except ValueError as err:
+                    raise ValueError(
+                        f"{type(model).__name__}.training_stages()[{i}]: {err}"
+                    ) from None
+            if out:
+                return tuple(out)
+        return (
+            LossStage("main", self.config.loss or "mpjpe", steps=1),
+        )  # one stage: length unused
 
     def _length(self, spe: int) -> int:
         """Total optimiser steps: ``trainer.steps``, ``trainer.epochs``, the stages' total
@@ -248,7 +255,7 @@ class Trainer:
             return t.steps
         if t.epochs is not None:
             return t.epochs * spe
-        if self.config.stages or len(self.stages) > 1:
+        if self.config.stages or self.stages[0].name != "main" or len(self.stages) > 1:
             total = sum(s.length for s in self.stages)
             return total * spe if self.stages[0].unit == "epochs" else total
         return spe
@@ -296,7 +303,6 @@ class Trainer:
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         self.model = model
         self.stages = self._stages(model)
-        self.alternating = _alternating_steps(model)
 
         # data
         train_ds, val_ds = self._given_datasets or build_datasets(
@@ -314,30 +320,29 @@ class Trainer:
         self.total_steps = self._length(spe)
         fingerprint = data_fingerprint(cfg.data, train_ds, val_ds)
 
-        # optimisers
-        owned = [p for a in self.alternating for p in a.parameters]
-        main_params = [(n, p) for n, p in model.named_parameters() if not _owned(n, owned)]
-        self.optimizer = build_optimizer(
-            main_params, cfg.optim, skip_groups=[a.name for a in self.alternating]
-        )
-        self.alt_optimizers = {}
-        for a in self.alternating:
-            named = [(n, p) for n, p in model.named_parameters() if _owned(n, a.parameters)]
+        # optimisers: one ("main"), or one per alternating step
+        self.steps = _training_steps(model)
+        self.optimizers: dict[str, Any] = {}
+        if not self.steps:
+            self.optimizers["main"] = build_optimizer(model.named_parameters(), cfg.optim)
+        for st in self.steps:
+            named = [(n, p) for n, p in model.named_parameters() if _owned(n, st.train)]
             if not named:
                 raise ValueError(
-                    f"{type(model).__name__}.alternating_steps: {a.name!r} owns no parameter "
-                    f"(prefixes {list(a.parameters)})"
+                    f"{type(model).__name__}.training_steps: step {st.name!r} trains no "
+                    f"parameter (prefixes {list(st.train)})"
                 )
             group = {
                 "params": [p for _, p in named],
-                "name": a.name,
-                **cfg.optim.groups.get(a.name, {}),
+                "name": st.name,
+                **cfg.optim.groups.get(st.name, {}),
             }
-            self.alt_optimizers[a.name] = build_optimizer([group], cfg.optim)
+            self.optimizers[st.name] = build_optimizer([group], cfg.optim)
+        self.optimizer = next(iter(self.optimizers.values()))
         total_epochs = self.total_steps / spe
         self.schedule = LRSchedule(
             cfg.schedule,
-            [self.optimizer, *self.alt_optimizers.values()],
+            list(self.optimizers.values()),
             steps_per_epoch=spe,
             total_epochs=total_epochs,
         )
@@ -517,14 +522,12 @@ class Trainer:
                 f"{state.get('data_fingerprint')} vs {fingerprint}); resume on the same data"
             )
         opts = state["optimizers"]
-        want = {"main", *self.alt_optimizers}
-        if set(opts) != want:
+        if set(opts) != set(self.optimizers):
             raise CheckpointError(
-                f"{ckpt.path}: optimisers {sorted(opts)}, expected {sorted(want)}"
+                f"{ckpt.path}: optimisers {sorted(opts)}, expected {sorted(self.optimizers)}"
             )
         try:
-            self.optimizer.load_state_dict(opts["main"])
-            for name, opt in self.alt_optimizers.items():
+            for name, opt in self.optimizers.items():
                 opt.load_state_dict(opts[name])
             self.schedule.load_state_dict(state["schedule"])
         except (ValueError, KeyError, RuntimeError) as err:
@@ -543,10 +546,7 @@ class Trainer:
             state = {
                 "epoch": epoch,
                 "batch_in_epoch": batch_in_epoch,
-                "optimizers": {
-                    "main": self.optimizer.state_dict(),
-                    **{n: o.state_dict() for n, o in self.alt_optimizers.items()},
-                },
+                "optimizers": {n: o.state_dict() for n, o in self.optimizers.items()},
                 "schedule": self.schedule.state_dict(),
                 "rng": capture_rng(),
                 "data_fingerprint": self.fingerprint,
@@ -585,7 +585,7 @@ class Trainer:
             m for prefix in stage.freeze for m in [self._module_or_none(prefix)] if m is not None
         ]
         self._set_train_mode()
-        if self.info.enabled:
+        if self.info.enabled and not self.steps:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             trainable = any(p.requires_grad for p in self.model.parameters())
@@ -594,8 +594,6 @@ class Trainer:
             self._ddp = DDP(
                 self.model,
                 device_ids=[self.device.index] if self.device.type == "cuda" else None,
-                find_unused_parameters=bool(self.alternating)
-                or hasattr(self.model, "training_losses"),
             )
 
     def _module_or_none(self, prefix: str) -> nn.Module | None:
@@ -609,7 +607,7 @@ class Trainer:
         for m in getattr(self, "_frozen_modules", []):
             m.eval()  # frozen stages keep their BatchNorm statistics and skip dropout
 
-    def _inputs(self, batch: Mapping[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def _inputs(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
         names = getattr(self.model, "inputs", ("keypoints_2d",))
         missing = [k for k in names if k not in batch]
         if missing:
@@ -617,8 +615,7 @@ class Trainer:
                 f"model {self.config.model.name!r} reads {list(names)} but the batch has no "
                 f"{missing} (batch keys: {sorted(batch)}); configure the data source to provide them"
             )
-        rest = {k: batch[k] for k in names if k != "keypoints_2d"}
-        return batch["keypoints_2d"], rest
+        return {k: batch[k] for k in names}
 
     def _to_device(self, batch: Mapping[str, Any]) -> dict[str, Any]:
         nb = self.device.type == "cuda"
@@ -634,10 +631,9 @@ class Trainer:
 
     def forward(self, batch: Mapping[str, Any], *, train: bool = True) -> LiftOutput:
         """The model's output on a device batch (DDP-wrapped in training), in float32."""
-        x, rest = self._inputs(batch)
         net = self._ddp if (train and self._ddp is not None) else self.model
         with self._autocast():
-            out = net(x, **rest)
+            out = net(**self._inputs(batch))
         return _float32_output(out)
 
     def _diverged(
@@ -665,47 +661,55 @@ class Trainer:
                 world_size=self.info.world_size,
             )
             batch = flip_batch(batch, mask)
-        out = self.forward(batch)
-        result = self.criterion(out, batch)
-        total, parts = result.total, dict(result.parts)
-        extra = getattr(self.model, "training_losses", None)
-        if extra is not None:
-            for name, value in extra(out, batch).items():
-                parts[name] = value.detach()
-                total = total + value
-        if not bool(torch.isfinite(total)):
-            raise self._diverged("the loss", step, epoch, {"total": total.detach(), **parts})
-        self.optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        clip = cfg.trainer.grad_clip
-        if clip:
-            params = [
-                p for g in self.optimizer.param_groups for p in g["params"] if p.grad is not None
-            ]
-            torch.nn.utils.clip_grad_norm_(params, clip)
-        self.optimizer.step()
-        for alt in self.alternating:
-            if step % alt.every:
-                continue
-            opt = self.alt_optimizers[alt.name]
-            opt.zero_grad(set_to_none=True)
-            value = alt.loss(out, batch)
-            if not bool(torch.isfinite(value)):
-                raise self._diverged(
-                    f"alternating step {alt.name!r}", step, epoch, {alt.name: value.detach()}
-                )
-            value.backward()
-            params = [p for g in opt.param_groups for p in g["params"] if p.grad is not None]
-            if self.info.enabled:  # its backward ran outside DDP's forward: average by hand
-                for p in params:
-                    torch.distributed.all_reduce(p.grad)
-                    p.grad /= self.info.world_size
-            if clip:
-                torch.nn.utils.clip_grad_norm_(params, clip)
-            opt.step()
-            parts[alt.name] = value.detach()
-        x = batch["keypoints_2d"]
+        if self.steps:
+            total, parts = self._alternating_step(batch, step, epoch)
+        else:
+            out = self.forward(batch)
+            result = self.criterion(out, batch)
+            total, parts = result.total, dict(result.parts)
+            if not bool(torch.isfinite(total)):
+                raise self._diverged("the loss", step, epoch, {"total": total.detach(), **parts})
+            self._update(self.optimizer, total, sync=False)
+        x = batch["keypoints_2d"] if "keypoints_2d" in batch else batch["pose_3d"]
         return total.detach(), parts, int(x.shape[0] * x.shape[1])
+
+    def _update(self, opt: Any, loss: torch.Tensor, *, sync: bool) -> None:
+        """Backward, (average over ranks by hand,) clip, step."""
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        params = [p for g in opt.param_groups for p in g["params"] if p.grad is not None]
+        if sync and self.info.enabled:
+            for p in params:
+                torch.distributed.all_reduce(p.grad)
+                p.grad /= self.info.world_size
+        clip = self.config.trainer.grad_clip
+        if clip:
+            torch.nn.utils.clip_grad_norm_(params, clip)
+        opt.step()
+
+    def _alternating_step(
+        self, batch: Mapping[str, Any], step: int, epoch: int
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """One batch of the model's ``training_steps()``; the logged loss is the sum of the
+        steps' objectives, each also logged under its name (and its parts as name.part)."""
+        parts: dict[str, torch.Tensor] = {}
+        total = torch.zeros((), device=self.device)
+        for st in self.steps:
+            for _ in range(st.repeat):
+                with self._autocast():
+                    res = self.model.step_loss(st.name, batch, criterion=self.criterion)
+                value = res.total.float()
+                if not bool(torch.isfinite(value)):
+                    shown = {
+                        st.name: value.detach(),
+                        **{f"{st.name}.{k}": v for k, v in res.parts.items()},
+                    }
+                    raise self._diverged(f"the {st.name!r} step's loss", step, epoch, shown)
+                self._update(self.optimizers[st.name], value, sync=True)
+            parts[st.name] = value.detach()
+            parts.update({f"{st.name}.{k}": v.float() for k, v in res.parts.items()})
+            total = total + value.detach()
+        return total, parts
 
     def _log_train(
         self, acc: _Window, step: int, epoch: int, *, resume_step: int | None

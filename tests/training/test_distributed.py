@@ -17,13 +17,15 @@ def _losses(run):
 
 
 @pytest.mark.slow
-def test_two_process_torchrun_matches_one_process(tmp_path, make_config):
+@pytest.mark.parametrize("model", ["tiny_lifter", "tiny_energy"])  # DDP wrapper; alternating steps
+def test_two_process_torchrun_matches_one_process(tmp_path, make_config, model):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     runs = {}
     for procs in (1, 2):
         raw = make_config(
             trainer={"steps": 12, "log_every": 4, "threads": 1, "out": str(tmp_path / f"p{procs}")},
             data={"source": "tests.training.tiny:make_datasets", "batch_size": 16},
+            model={"name": model},
         )
         config = tmp_path / f"p{procs}.yaml"
         config.write_text(yaml.safe_dump(raw))

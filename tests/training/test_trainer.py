@@ -139,6 +139,19 @@ def test_stages_freeze_and_swap_losses(tmp_path, make_config):
     assert rows[0]["velocity"] == "" and float(rows[-1]["velocity"]) > 0
 
 
+def test_model_declared_stages_are_the_default(tmp_path, make_config):
+    result = _fit(
+        make_config(model={"name": "tiny_staged"}, trainer={"steps": None, "log_every": 1})
+    )
+    assert result.step == 5
+    assert [r["stage"] for r in _rows(tmp_path / "run/train.csv")] == ["a", "a", "b", "b", "b"]
+    raw = make_config(
+        model={"name": "tiny_staged"}, loss={"mpjpe": 1.0}, trainer={"out": str(tmp_path / "o")}
+    )
+    _fit(raw)  # a config loss replaces the model's stages
+    assert {r["stage"] for r in _rows(tmp_path / "o/train.csv")} == {"main"}
+
+
 def test_depth_losses_on_another_backbone_are_one_line(make_config, tmp_path):
     """RePOSE Table 5: its relational depth losses added to another backbone."""
     raw = make_config(loss={"mpjpe": 1.0}, trainer={"steps": 4, "log_every": 2})
@@ -150,28 +163,35 @@ def test_depth_losses_on_another_backbone_are_one_line(make_config, tmp_path):
     assert float(rows[-1]["loss"]) == pytest.approx(total, rel=1e-4)
 
 
-def test_alternating_steps_hook(tmp_path, make_config):
+def test_alternating_training_steps(tmp_path, make_config):
+    """The contract of poseviz.models.scotl: one optimiser per step, run in order."""
     model = create_model("tiny_energy")
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    trainer = Trainer(
-        config_from_mapping(make_config(model={"name": "tiny_energy"}, trainer={"steps": 6})),
-        model=model,
-    )
+    raw = make_config(model={"name": "tiny_energy"}, trainer={"steps": 6, "log_every": 3})
+    trainer = Trainer(config_from_mapping(raw), model=model)
     trainer.fit()
-    main = {id(p) for g in trainer.optimizer.param_groups for p in g["params"]}
-    critic = {id(p) for p in model.critic.parameters()}
-    assert not main & critic  # the main optimiser never touches the critic
-    assert {
-        id(p) for g in trainer.alt_optimizers["critic"].param_groups for p in g["params"]
-    } == critic
+    owned = {
+        n: {id(p) for g in o.param_groups for p in g["params"]}
+        for n, o in trainer.optimizers.items()
+    }
+    assert owned["critic"] == {id(p) for p in model.critic.parameters()}
+    assert owned["pose"] == {id(p) for p in model.pose_net.parameters()}
     for k, v in model.state_dict().items():
         if k != "critic.2.bias":  # cancels in E(pred) - E(truth): no gradient, rightly
             assert not torch.equal(before[k], v), k  # both parameter sets trained
+    assert model.critic_calls == 6 * (2 * 2 + 1)  # critic step twice per batch, two energies each
     rows = _rows(tmp_path / "run/train.csv")
-    assert float(rows[-1]["energy"]) != 0 and float(rows[-1]["critic"]) >= 0
+    row = rows[-1]
+    assert float(row["loss"]) == pytest.approx(float(row["critic"]) + float(row["pose"]), rel=1e-4)
+    assert float(row["pose"]) == pytest.approx(
+        float(row["pose.task"]) + 0.01 * float(row["pose.energy"]), rel=1e-4
+    )
     calls = model.critic_calls
     model.eval()(torch.randn(1, 2, 17, 2))
     assert model.critic_calls == calls  # no loss-net at inference
+    # resumable like any other run: both optimisers are in the checkpoint
+    state = read_checkpoint(tmp_path / "run").state
+    assert set(state["optimizers"]) == {"critic", "pose"}
 
 
 def test_interrupt_checkpoints_and_resumes(tmp_path, make_config):

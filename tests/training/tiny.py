@@ -4,6 +4,7 @@ training-engine tests (importable as the config plugin ``tests.training.tiny``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import torch
 from torch import nn
@@ -48,35 +49,65 @@ class TinyLifter(LiftingModel):
         return LiftOutput(y - y[:, :, :1], {})
 
 
-class TinyEnergyLifter(TinyLifter):
-    """TinyLifter plus a critic trained by an alternating step (SCoTL-style hook test)."""
+class TinyEnergyLifter(LiftingModel):
+    """A pose-net plus a critic trained in alternation, following the contract of
+    `poseviz.models.scotl` (``training_steps`` / ``step_loss``) with a plain energy."""
+
+    receptive_field = 1
+    predicts = "sequence"
 
     def __init__(self, config: TinyConfig) -> None:
         super().__init__(config)
+        self.pose_net = TinyLifter(config)
         self.critic = nn.Sequential(nn.Linear(J * 5, 16), nn.Tanh(), nn.Linear(16, 1))
         self.critic_calls = 0
+
+    def forward(self, keypoints_2d: torch.Tensor, **inputs: torch.Tensor) -> LiftOutput:
+        return self.pose_net(keypoints_2d)
 
     def energy(self, keypoints_2d: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
         self.critic_calls += 1
         z = torch.cat([keypoints_2d[..., :2], pose], dim=-1).flatten(2)
-        return self.critic(z).squeeze(-1)  # (B, T)
+        return self.critic(z).squeeze(-1).mean(-1)  # (B,)
 
-    def training_losses(self, output: LiftOutput, batch: dict) -> dict[str, torch.Tensor]:
-        return {"energy": 0.01 * self.energy(batch["keypoints_2d"], output.pose_3d).mean()}
+    def training_steps(self) -> tuple[dict, ...]:
+        return (
+            {"name": "critic", "train": ["critic"], "repeat": 2},
+            {"name": "pose", "train": ["pose_net"]},
+        )
 
-    def alternating_steps(self) -> list[dict]:
-        def margin(output: LiftOutput, batch: dict) -> torch.Tensor:
-            pred = output.pose_3d.detach()
-            gt = batch["pose_3d"]
-            task = (pred - gt).norm(dim=-1).mean(-1)
-            x = batch["keypoints_2d"]
-            return torch.relu(task - (self.energy(x, pred) - self.energy(x, gt))).mean()
+    def step_loss(self, name: str, batch: dict, criterion=None):
+        x, gt = batch["keypoints_2d"], batch["pose_3d"]
+        if name == "critic":
+            with torch.no_grad():
+                output = self.pose_net(x)
+            pred = output.pose_3d
+            task = (pred - gt).norm(dim=-1).mean((1, 2))
+            margin = torch.relu(task - (self.energy(x, pred) - self.energy(x, gt))).mean()
+            return SimpleNamespace(total=margin, parts={"margin": margin.detach()}, output=output)
+        output = self.pose_net(x)
+        task = criterion(output, batch).total
+        energy = self.energy(x, output.pose_3d).mean()
+        return SimpleNamespace(
+            total=task + 0.01 * energy,
+            parts={"task": task.detach(), "energy": energy.detach()},
+            output=output,
+        )
 
-        return [{"name": "critic", "parameters": ["critic"], "loss": margin}]
+
+class TinyStaged(TinyLifter):
+    """TinyLifter declaring its own two-stage schedule (as Lifting by Image does)."""
+
+    def training_stages(self) -> tuple[dict, ...]:
+        return (
+            {"name": "a", "steps": 2, "weights": {"mpjpe": 1.0}},
+            {"name": "b", "steps": 3, "weights": {"velocity": 1.0}, "freeze": ["encoder"]},
+        )
 
 
 def _register() -> None:
     if "tiny_lifter" not in _REGISTRY:
+        register_model("tiny_staged", config=TinyConfig())(TinyStaged)
         register_model("tiny_lifter", config=TinyConfig())(TinyLifter)
         register_model("tiny_energy", config=TinyConfig())(TinyEnergyLifter)
         register_model("tiny_lifter_bn", config=TinyConfig(batchnorm=True))(TinyLifter)
