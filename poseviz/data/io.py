@@ -15,6 +15,7 @@ format             what
 ``keypoints``      plain ``.npz`` / ``.csv`` 2D or 3D keypoints with a declared layout
 ``pose2sim``       a Pose2Sim project folder or its Qualisys ``Calib.qca.txt``
 ``deepmimic``      DeepMimic motion ``.txt`` (JSON with ``Loop`` and ``Frames``)
+``demo``           the demo dataset's cache ``demo_v*.npz`` (`poseviz.data.demo`)
 (a folder)         any other folder: every recognised data file under it
 =================  ====================================================================
 
@@ -48,6 +49,7 @@ FORMATS: dict[str, tuple[str, str]] = {
     "keypoints": ("poseviz.data.keypoints", "read_keypoints"),
     "pose2sim": ("poseviz.data.pose2sim", "read_pose2sim"),
     "deepmimic": ("poseviz.data.deepmimic", "read_deepmimic"),
+    "demo": ("poseviz.data.demo", "read_demo"),
 }
 
 _BY_SUFFIX = {
@@ -152,10 +154,13 @@ def detect_format(path: str | Path) -> str:
             return "h36m"
         if "keypoints" in keys:
             return "keypoints"
+        if "header" in keys and "joints_3d" in keys:
+            return "demo"
         raise FormatError(
             path,
             "keys",
-            "'positions_3d' / 'positions_2d' (VideoPose3D) or 'keypoints' (plain keypoints)",
+            "'positions_3d' / 'positions_2d' (VideoPose3D), 'keypoints' (plain keypoints) "
+            "or 'header' (the demo cache)",
             f"{keys}",
         )
     found = _sniff_text(path)

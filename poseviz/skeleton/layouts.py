@@ -230,9 +230,10 @@ OPENPOSE_BODY25 = _skeleton(
     ],
 )
 
-# --- DeepMimic humanoid3d (pybullet's humanoid.urdf): link origins plus the head top ------
-# The reader computes each link origin by forward kinematics; ``head_top`` is the top of the
-# head sphere on the neck link, which the reader derives from the neck's orientation.
+# --- DeepMimic humanoid3d (pybullet's humanoid.urdf): link origins plus two head points -----
+# The reader (poseviz.data.deepmimic) computes each link origin by forward kinematics;
+# ``head_top`` is the top of the head sphere on the neck link and ``nose`` the sphere's front
+# at the height of its centre, both placed with the neck link's orientation.
 DEEPMIMIC = _skeleton(
     "deepmimic",
     [
@@ -252,6 +253,7 @@ DEEPMIMIC = _skeleton(
         ("left_elbow", "left_shoulder"),
         ("left_wrist", "left_elbow"),
         ("head_top", "neck"),
+        ("nose", "neck"),
     ],
 )
 
@@ -326,13 +328,13 @@ CONVERSIONS: Mapping[str, Mapping[str, tuple[str, ...]]] = MappingProxyType(
             "head": ("l_eye", "r_eye"),
         },
         # DeepMimic: pelvis = root, spine = chest joint, thorax = neck joint (base of the neck),
-        # neck_nose = midpoint of the neck joint and the head top, head = head top.
+        # neck_nose = nose (front of the head sphere), head = head top.
         "deepmimic": {
             **_spelled_out(*_LIMBS),
             "pelvis": ("root",),
             "spine": ("chest",),
             "thorax": ("neck",),
-            "neck_nose": ("neck", "head_top"),
+            "neck_nose": ("nose",),
             "head": ("head_top",),
         },
     }
