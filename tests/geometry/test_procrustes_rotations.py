@@ -91,3 +91,38 @@ def test_euler_is_intrinsic_in_the_named_order(rng):
         np.testing.assert_allclose(euler_to_matrix(angles, order), ref, atol=1e-12)
     with pytest.raises(ValueError, match="order must be three of X, Y, Z"):
         euler_to_matrix(angles, "ZXW")
+
+
+def _umeyama_loop(pred, target):
+    """Reference: per-pose SVD with the reflection fix (Umeyama 1991), plain numpy."""
+    out = np.empty_like(pred)
+    for b in range(len(pred)):
+        X0, Y0 = target[b] - target[b].mean(0), pred[b] - pred[b].mean(0)
+        U, s, Vt = np.linalg.svd(Y0.T @ X0)
+        d = np.array([1.0, 1.0, np.sign(np.linalg.det(U @ Vt))])
+        out[b] = (s * d).sum() / (Y0**2).sum() * Y0 @ (U * d) @ Vt + target[b].mean(0)
+    return out
+
+
+@pytest.mark.parametrize("noise", [0.01, 0.3, 3.0])
+def test_closed_form_matches_svd_loop_including_reflections(rng, noise):
+    target = rng.normal(size=(300, 17, 3))
+    pred = target + rng.normal(scale=noise, size=target.shape)
+    pred[::3] *= np.array([-1.0, 1.0, 1.0])  # mirrored: the best proper rotation is wanted
+    np.testing.assert_allclose(
+        procrustes_align(pred, target), _umeyama_loop(pred, target), atol=1e-9
+    )
+    flat = target * np.array([1.0, 1.0, 1e-7])  # a nearly planar target
+    np.testing.assert_allclose(procrustes_align(pred, flat), _umeyama_loop(pred, flat), atol=1e-8)
+    got32 = procrustes_align(torch.tensor(pred, dtype=torch.float32), torch.tensor(target).float())
+    assert got32.dtype == torch.float32
+    np.testing.assert_allclose(got32.numpy(), _umeyama_loop(pred, target), atol=2e-5 * (1 + noise))
+
+
+def test_degenerate_point_sets_stay_finite():
+    target = np.zeros((2, 17, 3))
+    target[1, :, 0] = np.arange(17)  # collinear
+    pred = np.ones((2, 17, 3))
+    out = procrustes_align(pred, target)
+    assert np.isfinite(out).all()
+    np.testing.assert_allclose(out[0], 0.0, atol=1e-12)  # a point cloud collapses onto the target's

@@ -119,12 +119,13 @@ class PSIMPlusResult:
         return PSIMPlusResult(**values)
 
 
-_PART_CACHE: dict[tuple, tuple[torch.Tensor, ...]] = {}
+_PART_CACHE: dict[tuple, dict[str, Any]] = {}
 
 
-def _part_indices(skeleton: Skeleton, fn: str) -> tuple[torch.Tensor, ...]:
-    """Index tensors for the hop vectors of ``skeleton``'s body parts: hop origins, hop
-    joints, the part of each hop, and the index of each part's first hop."""
+def _part_indices(skeleton: Skeleton, fn: str) -> dict[str, Any]:
+    """Hop layout of ``skeleton``'s body parts: the hop joints, for each origin other than
+    the root a 0/1 mask of the hops that start there, the part of each hop and the index of
+    each part's first hop."""
     key = (skeleton.name, tuple(skeleton.body_parts.items()))
     if key not in _PART_CACHE:
         if not skeleton.body_parts:
@@ -139,7 +140,22 @@ def _part_indices(skeleton: Skeleton, fn: str) -> tuple[torch.Tensor, ...]:
                 origins.append(o)
                 joints.append(j)
                 part_of.append(p)
-        _PART_CACHE[key] = tuple(torch.tensor(v) for v in (origins, joints, part_of, first))
+        # Root-relative hops from the root are the joints themselves; hops from another
+        # origin subtract that origin's position (one masked subtraction per origin).
+        masks = {
+            o: torch.tensor([float(x == o) for x in origins])
+            for o in sorted(set(origins))
+            if o != skeleton.root
+        }
+        lo = joints[0]
+        contiguous = joints == list(range(lo, lo + len(joints)))
+        _PART_CACHE[key] = {
+            "joints": torch.tensor(joints),
+            "slice": slice(lo, lo + len(joints)) if contiguous else None,
+            "origin_masks": masks,
+            "part_of": torch.tensor(part_of),
+            "first": torch.tensor(first),
+        }
     return _PART_CACHE[key]
 
 
@@ -163,33 +179,53 @@ def _check_weights(weights: Any, fn: str) -> tuple[float, float, float]:
     return w  # type: ignore[return-value]
 
 
+def _planes(x: torch.Tensor) -> torch.Tensor:
+    """``(N, J, 3)`` -> contiguous coordinate planes ``(3, N, J)``: per-joint sums over the
+    three coordinates become elementwise adds, much faster on a CPU than reducing a
+    trailing axis of size 3."""
+    return x.permute(2, 0, 1).contiguous()
+
+
+def _csum(p: torch.Tensor) -> torch.Tensor:
+    """Sum of a ``(3, ...)`` plane stack over its coordinates."""
+    return p[0] + p[1] + p[2]
+
+
 def _frame_components(
     ref: torch.Tensor,
     tgt: torch.Tensor,
     *,
-    parts: tuple[torch.Tensor, ...],
+    parts: dict[str, Any],
     root: int,
     variant: str,
     weights: tuple[float, float, float],
 ) -> tuple[torch.Tensor, ...]:
     """Per-pose P, S, V, mask, PSIM+ and P+S ablation for ``(N, J, 3)`` poses."""
-    r = ref - ref[:, root : root + 1]
-    t = tgt - tgt[:, root : root + 1]
+    R, T = _planes(ref), _planes(tgt)
+    r = R - R[..., root : root + 1]
+    t = T - T[..., root : root + 1]
     with torch.no_grad():  # the sensitive set is a hard selection
-        err = (r - t).square().sum(-1).sqrt()
+        err = _csum((r - t).square()).sqrt()
         mask = err >= err.mean(-1, keepdim=True)
-    dot = (r * t).sum(-1)
-    norms = r.square().sum(-1) + t.square().sum(-1)
+    dot = _csum(r * t)
+    norms = _csum(r * r + t * t)
 
-    origins, joints, part_of, first = (i.to(ref.device) for i in parts)
-    h_r = ref[:, joints] - ref[:, origins]
-    h_t = tgt[:, joints] - tgt[:, origins]
-    h_dot = (h_r * h_t).sum(-1)
-    h_nr = h_r.square().sum(-1)
-    h_nt = h_t.square().sum(-1)
+    if parts["slice"] is not None:
+        h_r, h_t = r[..., parts["slice"]], t[..., parts["slice"]]
+    else:
+        idx = parts["joints"].to(ref.device)
+        h_r, h_t = r.index_select(-1, idx), t.index_select(-1, idx)
+    for o, m in parts["origin_masks"].items():
+        m = m.to(ref)
+        h_r = h_r - m * r[..., o : o + 1]
+        h_t = h_t - m * t[..., o : o + 1]
+    h_dot = _csum(h_r * h_t)
+    h_nr = _csum(h_r * h_r)
+    h_nt = _csum(h_t * h_t)
+    part_of, first = parts["part_of"].to(ref.device), parts["first"].to(ref.device)
     eps2 = torch.finfo(ref.dtype).eps ** 2  # guards a zero-length first hop
-    u_r2 = h_nr[:, first].clamp_min(eps2)[:, part_of]  # |l_1|^2 of each hop's part
-    u_t2 = h_nt[:, first].clamp_min(eps2)[:, part_of]
+    u_r2 = h_nr.index_select(-1, first).clamp_min(eps2).index_select(-1, part_of)
+    u_t2 = h_nt.index_select(-1, first).clamp_min(eps2).index_select(-1, part_of)
     h_dot = h_dot / (u_r2 * u_t2).sqrt()
     h_norms = h_nr / u_r2 + h_nt / u_t2
 
@@ -216,28 +252,32 @@ def _temporal_weight(
     ref: torch.Tensor, tgt: torch.Tensor, *, root: int, window: int, variant: str
 ) -> torch.Tensor:
     """``w_t`` (eq. 5) for ``(B, T, J, 3)`` sequences -> ``(B, T)``."""
-    B, T = ref.shape[:2]
+    B, T, J = ref.shape[:3]
     e = (ref - ref[..., root : root + 1, :]) - (tgt - tgt[..., root : root + 1, :])
+    e = e.reshape(B, T, J * 3)  # literal: one norm over the whole flattened pose
     h = window // 2
-    pad = e.new_zeros((B, h, *e.shape[2:]))
-    e_pad = torch.cat([pad, e, pad], 1) if h else e
+    e_pad = torch.nn.functional.pad(e, (0, 0, h, h)) if h else e
     idx = torch.arange(T, device=ref.device)
     count = ((idx + h).clamp_max(T - 1) - (idx - h).clamp_min(0) + 1).to(ref.dtype)  # |Z(t)|
     mean = e_pad[:, 0:T].clone()
     for o in range(1, 2 * h + 1):
         mean = mean + e_pad[:, o : o + T]
-    mean = mean / count[:, None, None]
+    mean = mean / count[:, None]
     tiny = torch.finfo(ref.dtype).tiny  # sqrt'(0) is infinite; a tiny floor keeps grads finite
     total = ref.new_zeros((B, T))
     for o in range(-h, h + 1):
         d = e_pad[:, h + o : h + o + T] - mean
-        sq = d.square().sum(-1)
         if variant == "literal":
-            n = sq.sum(-1).clamp_min(tiny).sqrt()
+            n = d.square().sum(-1).clamp_min(tiny).sqrt()
         else:
-            n = sq.clamp_min(tiny).sqrt().mean(-1)
-        valid = ((idx + o >= 0) & (idx + o < T)).to(ref.dtype)
-        total = total + n * valid
+            n = _csum(d.reshape(B, T, J, 3).permute(3, 0, 1, 2).square())
+            n = n.clamp_min(tiny).sqrt().mean(-1)
+        lo = min(T, max(0, -o))  # frames t in [lo, hi) have a frame t + o
+        hi = max(lo, min(T, T - o))
+        if lo == 0 and hi == T:
+            total = total + n
+        else:
+            total = total + torch.nn.functional.pad(n[:, lo:hi], (lo, T - hi))
     return 1 - total / count
 
 
