@@ -36,6 +36,7 @@ __all__ = [
     "WeightsError",
     "load_pretrained",
     "load_weights",
+    "model_folder",
     "model_section",
     "read_weights",
     "weights_to_bytes",
@@ -142,15 +143,30 @@ def model_section(config: Any, *, where: str = "config") -> tuple[str, dict[str,
     return name, model, plugins
 
 
-def load_pretrained(path: str | Path, *, map_location: str | torch.device = "cpu") -> LiftingModel:
-    """Build and load the model of a model folder (see the module docstring), in eval mode.
-
-    ``path`` is the folder, or its ``model.safetensors``.
-    """
+def model_folder(path: str | Path) -> Path:
+    """The model folder ``path`` means: the folder itself (or the folder of a
+    ``model.safetensors`` given directly) when it holds weights, else the latest checkpoint of
+    a training run folder (``checkpoints/latest`` names it)."""
     path = Path(path)
     folder = path.parent if path.is_file() else path
     if not folder.is_dir():
         raise FileNotFoundError(f"{path}: no such model folder or weights file")
+    if (folder / WEIGHTS_FILE).is_file():
+        return folder
+    latest = folder / "checkpoints" / "latest"
+    if latest.is_file():
+        return folder / "checkpoints" / latest.read_text().strip()
+    raise WeightsError(
+        f"{folder}: not a model folder (no {WEIGHTS_FILE}, and no checkpoints/latest of a run)"
+    )
+
+
+def load_pretrained(path: str | Path, *, map_location: str | torch.device = "cpu") -> LiftingModel:
+    """Build and load the model of a model folder (see `model_folder`), in eval mode.
+
+    ``path`` is the folder, its ``model.safetensors``, or a training run folder.
+    """
+    folder = model_folder(path)
     config_path = folder / CONFIG_FILE
     if not config_path.is_file():
         raise WeightsError(f"{folder}: not a model folder (no {CONFIG_FILE})")

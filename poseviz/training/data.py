@@ -6,9 +6,12 @@ Sources. ``data.source`` in a config names a registered source or a
 ``factory(config: DataConfig, *, model: LiftingModel, seed: int)`` and returns
 ``(train_dataset, val_dataset_or_None)``: map-style ``torch.utils.data.Dataset`` objects
 whose items are dicts of per-sample tensors (the batch contract of `poseviz.data.batch`
-without the batch axis; string labels allowed). A dataset may define ``set_epoch(epoch)``:
-the trainer calls it before each epoch, so augmentation that draws from
-``(seed, epoch, index)`` makes every epoch reproducible and a resumed run exact.
+without the batch axis; string labels allowed), or that build whole batches in
+``__getitems__(indices)`` (`poseviz.data.clips.ClipDataset` does). A dataset may define
+``set_epoch(epoch)``: the trainer calls it before each epoch, so augmentation that draws
+from ``(seed, epoch, index)`` makes every epoch reproducible and a resumed run exact. A
+dataset whose ``mirrors_itself`` attribute is true flips its own items (``data.flip``
+was passed to it); the trainer then leaves its batches alone.
 
 Order. `EpochBatchSampler` draws one permutation per epoch from ``(seed, epoch)``, cuts it
 into global batches of ``batch_size`` and gives each DDP rank a contiguous slice of every
@@ -32,6 +35,7 @@ from poseviz.skeleton import get_skeleton
 
 __all__ = [
     "DATA_SOURCES",
+    "collate",
     "EpochBatchSampler",
     "build_datasets",
     "data_fingerprint",
@@ -58,6 +62,8 @@ def register_data_source(name: str) -> Callable[[DataFactory], DataFactory]:
 
 
 def _resolve_source(source: str) -> DataFactory:
+    import poseviz.training.sources  # noqa: F401  (registers "demo" and "motion")
+
     if source in DATA_SOURCES:
         return DATA_SOURCES[source]
     if ":" in source:
@@ -84,6 +90,16 @@ def build_datasets(config: Any, *, model: Any, seed: int) -> tuple[Dataset, Data
     if len(train) == 0:
         raise ValueError(f"data.source {config.source!r}: the training dataset is empty")
     return train, val
+
+
+def collate(items: Any) -> dict[str, Any]:
+    """Batch items (tensors stacked, labels listed); a batch a dataset's ``__getitems__``
+    already built passes through."""
+    if isinstance(items, Mapping):
+        return dict(items)
+    from torch.utils.data import default_collate
+
+    return default_collate(list(items))
 
 
 def derive_seed(*parts: int) -> int:

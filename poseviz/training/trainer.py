@@ -64,6 +64,7 @@ from poseviz.training.config import TrainConfig, config_to_mapping
 from poseviz.training.data import (
     EpochBatchSampler,
     build_datasets,
+    collate,
     data_fingerprint,
     derive_seed,
     flip_batch,
@@ -376,7 +377,7 @@ class Trainer:
         loader_kw = dict(
             num_workers=cfg.data.num_workers,
             pin_memory=device.type == "cuda",
-            collate_fn=None,
+            collate_fn=collate,
         )
         self._stage_idx = -1
         self._ddp: nn.Module | None = None
@@ -652,7 +653,7 @@ class Trainer:
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor], int]:
         cfg = self.config
         batch = self._to_device(batch)
-        if cfg.data.flip:
+        if cfg.data.flip and not getattr(self.train_ds, "mirrors_itself", False):
             mask = flip_mask(
                 cfg.trainer.seed,
                 step,
@@ -763,6 +764,7 @@ class Trainer:
             batch_sampler=sampler,
             num_workers=cfg.data.num_workers,
             pin_memory=self.device.type == "cuda",
+            collate_fn=collate,
             # DataLoader draws its worker seed from this generator, not the global RNG,
             # so validating does not change training (a resumed run stays exact).
             generator=torch.Generator().manual_seed(derive_seed(cfg.trainer.seed, step, 11)),

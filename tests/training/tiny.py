@@ -105,8 +105,45 @@ class TinyStaged(TinyLifter):
         )
 
 
+@dataclass
+class WindowConfig:
+    num_joints: int = J
+    frames: int = 5
+    centre: bool = True
+
+
+class WindowProbe(LiftingModel):
+    """Deterministic probes of the sliding window (no parameters that matter):
+
+    centre mode: pose = (mean over the window of x, y; the window's x at its first frame)
+    plus aux ``occlusion_logits`` (B, 1, J) and ``attention`` (B, J, 4, 4);
+    sequence mode: pose = (x, y, position of the frame in its window).
+    """
+
+    def __init__(self, config: WindowConfig) -> None:
+        super().__init__(config)
+        self.scale = nn.Parameter(torch.ones(()))
+        self.receptive_field = config.frames
+        self.predicts = "centre" if config.centre else "sequence"
+
+    def forward(self, keypoints_2d: torch.Tensor, **inputs: torch.Tensor) -> LiftOutput:
+        self.check_keypoints(keypoints_2d)
+        B, T, _, _ = keypoints_2d.shape
+        x = keypoints_2d[..., :2] * self.scale
+        if self.predicts == "centre":
+            pose = torch.cat([x.mean(1, keepdim=True), x[:, :1, :, :1]], -1)
+            aux = {
+                "occlusion_logits": x[:, :1, :, 0],
+                "attention": x[:, 0, :, :1, None].expand(B, J, 4, 4),
+            }
+            return LiftOutput(pose, aux)
+        pos = torch.arange(T, dtype=x.dtype).view(1, T, 1, 1).expand(B, T, J, 1)
+        return LiftOutput(torch.cat([x, pos], -1), {"position": pos[..., 0]})
+
+
 def _register() -> None:
     if "tiny_lifter" not in _REGISTRY:
+        register_model("window_probe", config=WindowConfig())(WindowProbe)
         register_model("tiny_staged", config=TinyConfig())(TinyStaged)
         register_model("tiny_lifter", config=TinyConfig())(TinyLifter)
         register_model("tiny_energy", config=TinyConfig())(TinyEnergyLifter)
