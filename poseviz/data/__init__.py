@@ -13,10 +13,25 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from poseviz.data._formats import FormatError
+    from poseviz.data.augment import BoneScaling
+    from poseviz.data.cameras import DetectorNoise
+    from poseviz.data.clips import ClipDataset, VirtualViews, h36m_split
     from poseviz.data.demo import load_demo
     from poseviz.data.io import FORMATS, detect_format, get_reader, load
 
-__all__ = ["FORMATS", "FormatError", "detect_format", "get_reader", "load", "load_demo"]
+__all__ = [
+    "FORMATS",
+    "BoneScaling",
+    "ClipDataset",
+    "DetectorNoise",
+    "FormatError",
+    "VirtualViews",
+    "detect_format",
+    "get_reader",
+    "h36m_split",
+    "load",
+    "load_demo",
+]
 
 _LAZY = {
     "FORMATS": "poseviz.data.io",
@@ -25,6 +40,11 @@ _LAZY = {
     "load": "poseviz.data.io",
     "FormatError": "poseviz.data._formats",
     "load_demo": "poseviz.data.demo",
+    "ClipDataset": "poseviz.data.clips",
+    "VirtualViews": "poseviz.data.clips",
+    "h36m_split": "poseviz.data.clips",
+    "DetectorNoise": "poseviz.data.cameras",
+    "BoneScaling": "poseviz.data.augment",
 }
 
 

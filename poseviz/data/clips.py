@@ -14,7 +14,8 @@ is a view): 2D keypoints are the sequence's ``joints_2d`` (or the projection of 
 when it has none) and targets its 3D in that camera. ``views="virtual"`` trains on mocap:
 each sequence gets a pool of ``VirtualViews.views_per_sequence`` random cameras, each with
 its own random body proportions (`poseviz.data.augment.BoneScaling`), drawn once from the
-seed; every item picks one view of its sequence at random. The 2D detector noise model
+seed (or again at every epoch, ``redraw_each_epoch``); every item picks one view of its
+sequence at random. The 2D detector noise model
 (`poseviz.data.cameras.DetectorNoise`) applies to either source when given.
 
 **Outputs.** ``keypoints_2d`` are normalised ``x / w * 2 - [1, h / w]`` (plus a confidence
@@ -30,7 +31,9 @@ stay consistent.
 **Randomness.** Every random choice of an item (its view, noise, flip) comes from a stream
 keyed by ``(seed, epoch, index)`` (`poseviz.data._random.KeyedRandom`): the same item is
 the same whether fetched alone, in any batch, or in any DataLoader worker, and `set_epoch`
-draws new augmentations. Shuffling uses the same seed and epoch.
+draws new augmentations. Shuffling uses the same seed and epoch. DataLoader workers get a
+copy of the dataset when an epoch's iterator starts: call `set_epoch` before iterating
+(and do not use ``persistent_workers``).
 """
 
 from __future__ import annotations
@@ -132,6 +135,9 @@ class VirtualViews:
             motion stays in view); focal: pixels; principal_jitter: fraction of the
             image size; size: image width and height (see `sample_cameras`).
         bone_scaling: random body proportions per view (None: the mocap's own skeleton).
+        redraw_each_epoch: draw new pools at every `ClipDataset.set_epoch` (virtual
+            occlusion labels are then recomputed for each epoch's views). Off: the pools
+            are drawn once from the seed.
     """
 
     views_per_sequence: int = 16
@@ -143,6 +149,7 @@ class VirtualViews:
     principal_jitter: float = 0.05
     size: tuple[int, int] = (1000, 1000)
     bone_scaling: BoneScaling | None = field(default_factory=BoneScaling)
+    redraw_each_epoch: bool = False
 
 
 def _tensor(x: np.ndarray, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -315,15 +322,31 @@ class ClipDataset(Dataset):
     def _build_virtual(self, cfg: VirtualViews) -> None:
         if cfg.views_per_sequence < 1:
             raise ValueError("VirtualViews.views_per_sequence must be >= 1")
-        rng = np.random.default_rng(mix_keys(self.seed, 0x7631).item())
-        K = cfg.views_per_sequence
-        world, starts, stops, cams, scales, labels = [], [], [], [], [], []
+        world, starts, stops, labels = [], [], [], []
         n = 0
-        J = self.skeleton.num_joints
         for seq in self.sequences:
-            X = seq.joints_3d
-            lengths = np.median(bone_lengths(X, self.skeleton), axis=0)
-            for j in range(K):
+            world.append(seq.joints_3d.astype(np.float32))
+            starts.append(n)
+            n += seq.num_frames
+            stops.append(n)
+            labels.append((seq.subject, seq.action, seq.name))
+        self._world = np.concatenate(world)
+        self._start, self._stop = np.array(starts), np.array(stops)
+        self._labels = labels
+        self._virtual = cfg
+        self._lengths = [
+            np.median(bone_lengths(s.joints_3d, self.skeleton), axis=0) for s in self.sequences
+        ]
+        self._draw_views(0)
+
+    def _draw_views(self, draw: int) -> None:
+        """Draw every sequence's pool of (body proportions, camera) from (seed, draw)."""
+        cfg = self._virtual
+        rng = np.random.default_rng(mix_keys(self.seed, 0x7631, draw).item())
+        J = self.skeleton.num_joints
+        cams, scales = [], []
+        for seq, lengths in zip(self.sequences, self._lengths, strict=True):
+            for j in range(cfg.views_per_sequence):
                 s = (
                     cfg.bone_scaling.sample(rng, lengths=lengths)
                     if cfg.bone_scaling is not None
@@ -332,7 +355,7 @@ class ClipDataset(Dataset):
                 camera = sample_cameras(
                     rng,
                     1,
-                    scale_bones(X, s, self.skeleton),
+                    scale_bones(seq.joints_3d, s, self.skeleton),
                     up=cfg.up,
                     azimuth=cfg.azimuth,
                     elevation=cfg.elevation,
@@ -343,18 +366,10 @@ class ClipDataset(Dataset):
                 )[0]
                 cams.append(replace(camera, id=f"virtual{j}"))
                 scales.append(s)
-            world.append(X.astype(np.float32))
-            starts.append(n)
-            n += seq.num_frames
-            stops.append(n)
-            labels.append((seq.subject, seq.action, seq.name))
-        self._world = np.concatenate(world)
-        self._start, self._stop = np.array(starts), np.array(stops)
-        self._virtual = cfg
+        self._views_drawn = draw
         self._virtual_cameras = cams
-        self._stacked = stack_cameras(self._virtual_cameras)
+        self._stacked = stack_cameras(cams)
         self._scales = np.array(scales, dtype=np.float32)  # (S * K, J)
-        self._labels = labels
         self._occ_cache: dict[int, np.ndarray] = {}
 
     # ------------------------------------------------------------------------- access
@@ -362,8 +377,12 @@ class ClipDataset(Dataset):
         return len(self._win_anchor)
 
     def set_epoch(self, epoch: int) -> None:
-        """Select the augmentation streams (and shuffling) of ``epoch``."""
+        """Select the augmentation streams (and shuffling) of ``epoch``; with
+        ``VirtualViews(redraw_each_epoch=True)`` also draw the epoch's virtual views."""
         self.epoch = int(epoch)
+        if self.views == "virtual" and self._virtual.redraw_each_epoch:
+            if self._views_drawn != self.epoch:
+                self._draw_views(self.epoch)
 
     @property
     def num_views(self) -> int:

@@ -217,6 +217,14 @@ def test_noise_confidence_and_determinism(mocap):
     assert ClipDataset(mocap, **{**kwargs, "seed": 8}).virtual_camera(0, 0) != ds.virtual_camera(
         0, 0
     )
+    # views are drawn once, unless redrawn each epoch
+    assert ds.virtual_camera(1, 2) == ClipDataset(mocap, **kwargs).virtual_camera(1, 2)
+    redraw = ClipDataset(mocap, **{**kwargs, "virtual": VirtualViews(3, redraw_each_epoch=True)})
+    first = redraw.virtual_camera(1, 2)
+    redraw.set_epoch(1)
+    assert redraw.virtual_camera(1, 2) != first
+    redraw.set_epoch(0)
+    assert redraw.virtual_camera(1, 2) == first
     # the noise is detector-like: small on average relative to the clean 2D
     clean = ClipDataset(mocap, **{**kwargs, "noise": None}).__getitems__(idx)
     err = (a["keypoints_2d"][..., :2] - clean["keypoints_2d"]).norm(dim=-1)
@@ -248,6 +256,10 @@ def test_flip_probability_and_loader(mocap):
     for x, y in zip(from_loader, from_batches, strict=True):
         torch.testing.assert_close(x["keypoints_2d"], y["keypoints_2d"])
         assert x["sequence"] == y["sequence"]
+    # worker processes build the same batches (per-item keys, not per-process state)
+    with_workers = list(ds.loader(16, shuffle=True, num_workers=2))
+    for x, y in zip(with_workers, from_batches, strict=True):
+        torch.testing.assert_close(x["pose_3d"], y["pose_3d"])
     items = collate([ds[0], ds[1]])
     check_batch(items)
     assert items["keypoints_2d"].shape == (2, 3, 17, 2) and len(items["camera"]) == 2

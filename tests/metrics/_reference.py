@@ -84,3 +84,99 @@ def psim_temporal(Rs, Ts, window, weights=(0.6, 0.15, 0.25), variant="literal"):
     wts = temporal_weights(Rs, Ts, window, variant)
     scores = [psim_frame(r, t, weights, variant)[4] for r, t in zip(Rs, Ts, strict=True)]
     return sum(w * s for w, s in zip(wts, scores, strict=True)) / len(Rs), wts
+
+
+# --- position errors, PCK, structure, depth order, attention: plain loops --------------
+
+
+def dist(a, b):
+    return norm(sub(a, b))
+
+
+def mpjpe_pose(P, G, root=0):
+    """Root-aligned mean per-joint error of one pose (lists of [x, y, z]), same units."""
+    J = len(P)
+    return sum(dist(sub(P[k], P[root]), sub(G[k], G[root])) for k in range(J)) / J
+
+
+def n_mpjpe_pose(P, G, root=0):
+    p = [sub(P[k], P[root]) for k in range(len(P))]
+    g = [sub(G[k], G[root]) for k in range(len(G))]
+    s = sum(x * y for a, b in zip(p, g, strict=True) for x, y in zip(a, b, strict=True))
+    s /= sum(x * x for a in p for x in a)
+    return sum(dist([s * c for c in a], b) for a, b in zip(p, g, strict=True)) / len(p)
+
+
+def velocity_errors(Ps, Gs, order=1, root=0):
+    """Per (frame, joint) errors of the order-th time differences of root-relative poses."""
+    P = [[sub(f[k], f[root]) for k in range(len(f))] for f in Ps]
+    G = [[sub(f[k], f[root]) for k in range(len(f))] for f in Gs]
+    for _ in range(order):
+        P = [[sub(P[t + 1][k], P[t][k]) for k in range(len(P[0]))] for t in range(len(P) - 1)]
+        G = [[sub(G[t + 1][k], G[t][k]) for k in range(len(G[0]))] for t in range(len(G) - 1)]
+    return [[dist(P[t][k], G[t][k]) for k in range(len(P[0]))] for t in range(len(P))]
+
+
+def pck_matlab(errors, joints, thresholds):
+    """mpii_compute_3d_pck.m: errors[f][j] in mm; 'Total' PCK curve (fractions) over the
+    given joints, error < t counted as correct."""
+    curve = []
+    for t in thresholds:
+        hit = sum(1 for f in errors for j in joints if f[j] < t)
+        curve.append(hit / (len(joints) * len(errors)))
+    return curve
+
+
+def bone_length_errors(P, G, bones):
+    return [abs(dist(P[c], P[p]) - dist(G[c], G[p])) for p, c in bones]
+
+
+def limb_asymmetry(P, pairs):
+    return [abs(dist(P[a[1]], P[a[0]]) - dist(P[b[1]], P[b[0]])) for a, b in pairs]
+
+
+def depth_pairs_spatial(P, G, tol):
+    """(correct, decided) over joint pairs i < j of one frame, depth = z."""
+    c = d = 0
+    for i in range(len(P)):
+        for j in range(i + 1, len(P)):
+            gap = G[i][2] - G[j][2]
+            if abs(gap) > tol:
+                d += 1
+                pg = P[i][2] - P[j][2]
+                c += (pg > 0 and gap > 0) or (pg < 0 and gap < 0)
+    return c, d
+
+
+def depth_pairs_temporal(Ps, Gs, tol, window, root=0):
+    """(correct, decided) over joints and frame pairs (t, t+k), 1 <= k < window, on
+    root-relative depth."""
+    c = d = 0
+    T = len(Ps)
+    for t in range(T):
+        for k in range(1, window):
+            if t + k >= T:
+                break
+            for j in range(len(Ps[0])):
+                gap = (Gs[t + k][j][2] - Gs[t + k][root][2]) - (Gs[t][j][2] - Gs[t][root][2])
+                if abs(gap) > tol:
+                    d += 1
+                    pg = (Ps[t + k][j][2] - Ps[t + k][root][2]) - (Ps[t][j][2] - Ps[t][root][2])
+                    c += (pg > 0 and gap > 0) or (pg < 0 and gap < 0)
+    return c, d
+
+
+def background_ratio(A, K, radius, scale_x=1.0, scale_y=1.0):
+    """A[j][row][col], K[j] = (x, y) pixels; cell centre ((col+.5)sx-.5, (row+.5)sy-.5)."""
+    out = []
+    H, W = len(A[0]), len(A[0][0])
+    for j in range(len(A)):
+        total = bg = 0.0
+        for row in range(H):
+            for col in range(W):
+                cx, cy = (col + 0.5) * scale_x - 0.5, (row + 0.5) * scale_y - 0.5
+                inside = any((cx - kx) ** 2 + (cy - ky) ** 2 <= radius**2 for kx, ky in K)
+                total += A[j][row][col]
+                bg += 0.0 if inside else A[j][row][col]
+        out.append(bg / total)
+    return out
