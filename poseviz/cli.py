@@ -50,6 +50,12 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
     add_data(sub)
 
 
+def _add_models(sub: argparse._SubParsersAction) -> None:
+    from poseviz.models.cli import add_models
+
+    add_models(sub)
+
+
 def _add_train(sub: argparse._SubParsersAction) -> None:
     from poseviz.training.cli import add_train
 
@@ -105,6 +111,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 
 # Command groups; later subsystems append their own `_add_*` here.
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_skeleton, _add_data]
+COMMANDS.append(_add_models)
 COMMANDS += [_add_train, _add_evaluate, _add_predict]
 
 
