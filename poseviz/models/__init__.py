@@ -17,9 +17,13 @@ from poseviz.models.registry import (
     get_model_spec,
     list_models,
     register_model,
+    register_wrapper,
 )
 from poseviz.models.summary import ModelSummary, count_macs, count_parameters, summarize
 from poseviz.models.tta import flip_equivariance_error, flip_tta
+
+# Family modules register their models on import.
+from poseviz.models import dgcnn, lifting_by_image, scotl  # noqa: E402,F401  isort: skip
 
 __all__ = [
     "LiftOutput",
@@ -39,5 +43,6 @@ __all__ = [
     "get_model_spec",
     "list_models",
     "register_model",
+    "register_wrapper",
     "summarize",
 ]

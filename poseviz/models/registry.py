@@ -28,6 +28,21 @@ something else overrides ``example_inputs``. The tests check output shapes, fini
 gradients for every parameter (through ``pose_3d`` and every floating-point tensor in
 ``aux``), the YAML round trip of the config, repeatable eval outputs, a tiny overfit and
 ``ValueError`` for malformed keypoints.
+
+Kinds. Most models are *lifting* models (`LiftingModel`, returning `LiftOutput` with 3D).
+A model that predicts something else registers with another ``kind``: DG-CNN's Feature-Net
+is ``kind="image_2d"`` (image -> 2D heatmaps + occlusion, `poseviz.models.dgcnn`).
+``list_models()`` lists lifting models only (what lifting-model tests and the compare app
+iterate over); ``list_models(kind="image_2d")`` or ``list_models(kind=None)`` show the others.
+`create_model` builds any kind. Every model, whatever its kind, has ``inputs`` (batch keys
+it reads) and accepts them as keyword arguments: ``model(**{k: batch[k] for k in
+model.inputs})``.
+
+Wrappers. A name ``"<prefix>+<model>"`` resolves through the wrapper registered for
+``prefix`` (`register_wrapper`), e.g. ``create_model("scotl+videopose3d_t243")`` wraps any
+registered lifting model in SCoTL-pose's training (`poseviz.models.scotl`). Such names work
+in `create_model` and `get_model_spec` without being listed; a wrapper module may also
+`register_model` a few of them explicitly so that they are listed (and tested).
 """
 
 from __future__ import annotations
@@ -55,6 +70,7 @@ __all__ = [
     "get_model_spec",
     "list_models",
     "register_model",
+    "register_wrapper",
 ]
 
 
@@ -177,9 +193,11 @@ class ModelSpec:
     default_config: Any
     description: str = ""
     test_overrides: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    kind: str = "lifting"
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
+_WRAPPERS: dict[str, Callable[[str, ModelSpec], ModelSpec]] = {}
 
 
 def register_model(
@@ -188,10 +206,12 @@ def register_model(
     config: Any,
     description: str = "",
     test_overrides: Mapping[str, Any] | None = None,
+    kind: str = "lifting",
 ) -> Callable:
     """Decorator registering ``factory(config) -> LiftingModel`` under ``name`` with its
     default ``config`` (a dataclass instance) and the ``test_overrides`` (config fields) of
-    its small test version."""
+    its small test version. ``kind`` is ``"lifting"`` for lifting models (`LiftingModel`) or
+    another label, e.g. ``"image_2d"``, for models that do not return 3D."""
     if not dataclasses.is_dataclass(config):
         raise TypeError(f"register_model({name!r}): config must be a dataclass instance")
     overrides = MappingProxyType(dict(test_overrides or {}))
@@ -204,11 +224,26 @@ def register_model(
             raise ValueError(f"model {name!r} is already registered")
         doc = description or (factory.__doc__ or "").strip().splitlines()[0:1]
         _REGISTRY[name] = ModelSpec(
-            name, factory, config, doc if isinstance(doc, str) else "".join(doc), overrides
+            name,
+            factory,
+            config,
+            doc if isinstance(doc, str) else "".join(doc),
+            test_overrides=overrides,
+            kind=kind,
         )
         return factory
 
     return decorator
+
+
+def register_wrapper(prefix: str, make_spec: Callable[[str, ModelSpec], ModelSpec]) -> None:
+    """Resolve names ``"<prefix>+<model>"``: ``make_spec(name, inner_spec)`` returns the
+    wrapped model's `ModelSpec` (``inner_spec`` is the spec of ``<model>``)."""
+    if not prefix or "+" in prefix:
+        raise ValueError(f"register_wrapper: bad prefix {prefix!r}")
+    if prefix in _WRAPPERS:
+        raise ValueError(f"wrapper {prefix!r} is already registered")
+    _WRAPPERS[prefix] = make_spec
 
 
 def _ensure_families_loaded() -> None:
@@ -216,14 +251,18 @@ def _ensure_families_loaded() -> None:
     import poseviz.models  # noqa: F401
 
 
-def list_models() -> list[str]:
-    """Names of all registered models, sorted."""
+def list_models(kind: str | None = "lifting") -> list[str]:
+    """Names of the registered models of ``kind`` (all kinds when None), sorted."""
     _ensure_families_loaded()
-    return sorted(_REGISTRY)
+    return sorted(n for n, s in _REGISTRY.items() if kind is None or s.kind == kind)
 
 
 def get_model_spec(name: str) -> ModelSpec:
     _ensure_families_loaded()
+    if name not in _REGISTRY and "+" in name:
+        prefix, inner = name.split("+", 1)
+        if prefix in _WRAPPERS:
+            return _WRAPPERS[prefix](name, get_model_spec(inner))
     try:
         return _REGISTRY[name]
     except KeyError:

@@ -1,0 +1,3 @@
+"""Building blocks shared by several model families (graphs over the skeleton, backbones).
+
+Import the submodules directly (``from poseviz.models.layers.hourglass import ...``)."""
