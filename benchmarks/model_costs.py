@@ -37,7 +37,12 @@ def main() -> None:
     lift = {"keypoints_2d": (1, 40, 17, 2), "occlusion": (1, 40, 17)}
     rows = [
         ("DG-CNN Lifting-Net (40 frames)", "dgcnn_lifting_net", lift, (1.5, 2.5)),
-        ("DG-CNN Feature-Net (256x256)", "dgcnn_feature_net", {"image": (1, 3, 256, 256)}, (32, 45)),
+        (
+            "DG-CNN Feature-Net (256x256)",
+            "dgcnn_feature_net",
+            {"image": (1, 3, 256, 256)},
+            (32, 45),
+        ),
         (
             "Lifting by Image (256x192)",
             "lifting_by_image",

@@ -34,8 +34,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
         )
         return 130
     val = ", ".join(f"val {k} {v:.4g}" for k, v in result.val.items() if k in ("loss", "mpjpe_mm"))
+    if result.time_limited:
+        print(f"stopped at the time limit ({config.trainer.time_limit_min:g} min)")
     print(
-        f"trained {config.model.name} for {result.step} steps ({result.epoch} epochs): "
+        f"trained {config.model.name} for {result.step} steps ({result.epoch} epochs, "
+        f"{result.seconds / 60:.1f} min): "
         f"train loss {result.train_loss:.4g}{', ' + val if val else ''}"
     )
     print(f"run folder {result.run_dir} (model folder: config.yaml + model.safetensors)")

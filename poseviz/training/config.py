@@ -170,6 +170,9 @@ class TrainerConfig:
         sync_batchnorm: convert BatchNorm to SyncBatchNorm under DDP.
         threads: CPU threads of torch's intra-op pool (None: torch's default). On a small
             shared CPU, 1 thread per process is often much faster for small models.
+        time_limit_min: stop after this many minutes of training (checked every
+            ``log_every`` steps; then validated and saved like a finished run); None: no
+            limit. Shipped configs use it to fit a time budget on any machine.
     """
 
     epochs: int | None = None
@@ -187,6 +190,7 @@ class TrainerConfig:
     tensorboard: bool = True
     sync_batchnorm: bool = False
     threads: int | None = None
+    time_limit_min: float | None = None
 
 
 @dataclass
@@ -443,12 +447,18 @@ def parse_override(item: str) -> tuple[list[str], Any]:
 
 def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
     """A copy of the raw config mapping with ``--set KEY=VALUE`` items applied (missing
-    intermediate mappings are created; integer keys index lists)."""
+    intermediate mappings are created; integer keys index lists). Setting
+    ``trainer.steps`` removes ``trainer.epochs`` and the other way round."""
     import copy
 
     out = copy.deepcopy(dict(data))
     for item in overrides:
         path, value = parse_override(item)
+        # the run's length is one choice: setting steps replaces epochs and vice versa
+        if path[:1] == ["trainer"] and len(path) == 2 and path[1] in ("steps", "epochs"):
+            other = "epochs" if path[1] == "steps" else "steps"
+            if isinstance(out.get("trainer"), dict):
+                out["trainer"].pop(other, None)
         node: Any = out
         for depth, key in enumerate(path[:-1]):
             where = ".".join(path[: depth + 1])

@@ -14,7 +14,8 @@
     detected (`poseviz.data.axes.up_axis`), so Y-up BVH and Z-up clips mix. The CMU clips of
     ``../shared/data`` are the public CMU Graphics Lab motions (see that folder's README for
     where anyone gets them); configs point at them as
-    ``${POSEVIZ_SHARED_DATA}/cmu_bvh_acrnn``.
+    ``${POSEVIZ_SHARED_DATA:-../shared/data}/cmu_bvh_acrnn`` (`expand_path`: the variable
+    when set, else the folder beside the checkout, relative to the working directory).
 
 Models that read ``image`` (Lifting by Image, DG-CNN's Feature-Net) train on synthetic
 person crops of the same clips (`poseviz.data.synthetic.SyntheticImageDataset`, through
@@ -30,6 +31,7 @@ receptive field, or 27 frames for per-frame models). The keys of ``data.options`
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +44,15 @@ from torch.utils.data import Dataset
 from poseviz.structures import PoseSequence
 from poseviz.training.data import register_data_source
 
-__all__ = ["ClipOptions", "ConcatClips", "clip_shape", "demo_source", "motion_source"]
+__all__ = [
+    "MIN_FRAMES",
+    "ClipOptions",
+    "ConcatClips",
+    "clip_shape",
+    "demo_source",
+    "expand_path",
+    "motion_source",
+]
 
 
 @dataclass
@@ -60,7 +70,8 @@ class ClipOptions:
             ``bone_range`` (per bone, mirrored bones alike) set how much.
         noise: detector-like 2D noise (`poseviz.data.cameras.DetectorNoise`); ``True`` for
             its defaults or a mapping of its fields.
-        confidence: add the confidence channel (default: with noise).
+        confidence: add the confidence channel (default: when the model's config has
+            ``in_channels: 3``, as RePOSE's does).
         occlusion: add occlusion labels and severities (default: when the model reads
             ``occlusion``).
         target_fps: resample motion files to about this rate (every k-th frame).
@@ -135,20 +146,42 @@ def _resample(seq: PoseSequence, target_fps: float | None) -> PoseSequence:
     )
 
 
+_VAR = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}|\$(\w+)")
+
+
+def expand_path(raw: str) -> Path:
+    """``$VAR``, ``${VAR}`` and ``${VAR:-default}`` (environment variables) and ``~``
+    expanded; an unset variable without a default raises ``ValueError``."""
+
+    def repl(m: re.Match[str]) -> str:
+        name = m.group(1) or m.group(3)
+        value = os.environ.get(name)
+        if value is None:
+            if m.group(2) is None:
+                raise ValueError(
+                    f"data.paths: {raw!r} names the unset environment variable {name} "
+                    "(set it, or write ${" + name + ":-default})"
+                )
+            value = m.group(2)
+        return value
+
+    return Path(os.path.expanduser(_VAR.sub(repl, raw)))
+
+
+MIN_FRAMES = 10  # shorter motion files (a BVH rest pose, say) are not training clips
+
+
 def _motion(paths: Sequence[str], target_fps: float | None) -> list[PoseSequence]:
     from poseviz.data import load
 
     out = []
     for raw in paths:
-        path = Path(os.path.expanduser(os.path.expandvars(raw)))
-        if "$" in str(path):
-            raise ValueError(
-                f"data.paths: {raw!r} names an unset environment variable (e.g. export "
-                "POSEVIZ_SHARED_DATA=/path/to/shared/data)"
-            )
+        path = expand_path(raw)
         if not path.exists():
             raise FileNotFoundError(f"data.paths: {path}: no such file or folder")
         for seq in load(path):
+            if seq.num_frames < MIN_FRAMES:
+                continue
             if seq.joints_3d is None:
                 raise ValueError(f"data.paths: {path}: sequence {seq.name!r} has no 3D to train on")
             if seq.skeleton != "h36m17":
@@ -281,9 +314,10 @@ def _clip_sets(
     if o.noise:
         noise = DetectorNoise(**(o.noise if isinstance(o.noise, dict) else {}))
     occlusion = ("occlusion" in inputs) if o.occlusion is None else o.occlusion
-    common = dict(
-        length=length, mode=mode, noise=noise, confidence=o.confidence, occlusion=occlusion
-    )
+    confidence = o.confidence
+    if confidence is None:
+        confidence = getattr(getattr(model, "config", None), "in_channels", 2) == 3
+    common = dict(length=length, mode=mode, noise=noise, confidence=confidence, occlusion=occlusion)
     scaling = (
         BoneScaling(size_range=o.size_range, bone_range=o.bone_range) if o.bone_scaling else None
     )

@@ -94,6 +94,7 @@ RESUMABLE_CHANGES = {
     "trainer.tensorboard",
     "trainer.device",
     "trainer.threads",
+    "trainer.time_limit_min",
     "trainer.out",
     "data.num_workers",
 }
@@ -114,6 +115,8 @@ class TrainResult:
         train_loss: mean loss of the last logging window.
         val: the last validation's metrics (``loss``, ``mpjpe_mm``), empty when none ran.
         interrupted: stopped by Ctrl-C (a checkpoint was written first).
+        time_limited: stopped by ``trainer.time_limit_min`` (saved like a finished run).
+        seconds: wall-clock seconds of the training loop in this call.
     """
 
     run_dir: Path
@@ -123,6 +126,8 @@ class TrainResult:
     train_loss: float
     val: dict[str, float] = field(default_factory=dict)
     interrupted: bool = False
+    time_limited: bool = False
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -394,9 +399,10 @@ class Trainer:
         acc = self._acc
         val: dict[str, float] = {}
         old_handler = self._install_sigint()
+        t_start, time_up = time.monotonic(), False
         self._sync_stage(epoch, step)
         try:
-            while step < self.total_steps and not self._stop:
+            while step < self.total_steps and not self._stop and not time_up:
                 sampler.set_epoch(epoch, start=batch_in_epoch)
                 if hasattr(train_ds, "set_epoch"):
                     train_ds.set_epoch(epoch)
@@ -420,9 +426,11 @@ class Trainer:
                             acc, step, epoch, resume_step=ckpt.step if ckpt else None
                         )
                         bar.set_postfix(loss=f"{row['loss']:.4g}", fps=f"{row['frames_per_s']:.0f}")
+                        if self._out_of_time(t_start):
+                            time_up = True
                     if step % tcfg.checkpoint_every == 0 and step < self.total_steps:
                         self._checkpoint(step, epoch, batch_in_epoch)
-                    if step >= self.total_steps or self._stop:
+                    if step >= self.total_steps or self._stop or time_up:
                         break
                 if batch_in_epoch >= spe:  # epoch complete
                     metric = None
@@ -458,9 +466,20 @@ class Trainer:
             train_loss=acc.last_loss,
             val={k: v for k, v in val.items() if k != "step"},
             interrupted=self._stop,
+            time_limited=time_up,
+            seconds=time.monotonic() - t_start,
         )
 
     # ------------------------------------------------------------------ pieces
+    def _out_of_time(self, t_start: float) -> bool:
+        """Past ``trainer.time_limit_min`` (all ranks agree: the flag is reduced)."""
+        limit = self.config.trainer.time_limit_min
+        if limit is None:
+            return False
+        over = float(time.monotonic() - t_start > 60.0 * limit)
+        flag = all_reduce_sum(torch.tensor([over], device=self.device), self.info)
+        return bool(flag.item() > 0)
+
     def _install_sigint(self) -> Any:
         if self.info.enabled or threading.current_thread() is not threading.main_thread():
             return None

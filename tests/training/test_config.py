@@ -95,6 +95,8 @@ def test_overrides_apply_and_fail_clearly(tmp_path, make_config):
     assert config.stages[0]["epochs"] == 7 and config.schedule.kind == "step"
     assert config.model.overrides["hidden"] == 4
     assert raw["optim"]["lr"] == 1e-3  # the input is not modified
+    both = apply_overrides({**raw, "trainer": {"epochs": 3}}, ["trainer.steps=5"])
+    assert both["trainer"] == {"steps": 5}  # steps replaces epochs
     with pytest.raises(ValueError, match="expected KEY=VALUE"):
         apply_overrides(raw, ["optim.lr"])
     with pytest.raises(ValueError, match=r"stages: expected an index below 1, got '3'"):

@@ -96,6 +96,13 @@ def test_resume_refuses_other_config_or_data(tmp_path, make_config):
         _fit(make_config(trainer={"steps": 8, "out": str(tmp_path / "empty")}), resume=True)
 
 
+def test_time_limit_stops_like_a_finished_run(tmp_path, make_config):
+    raw = make_config(trainer={"steps": 50, "log_every": 2, "time_limit_min": 1e-6})
+    result = _fit(raw)
+    assert result.time_limited and result.step == 2 and not result.interrupted
+    assert (tmp_path / "run/model.safetensors").is_file() and result.val  # validated, saved
+
+
 def test_nan_loss_stops_naming_the_step(make_config):
     model = create_model("tiny_lifter")
     calls = []

@@ -1,0 +1,294 @@
+"""Training throughput: the trainer against a bare PyTorch loop, and the data pipeline
+against the model, for each model family at its paper config and its shipped config.
+
+For every (model, config) it
+
+1. draws ``--steps + --warmup`` batches from the config's data source (timed: the data
+   pipeline's frames/s, one process, no DataLoader workers);
+2. trains a fresh model on exactly those batches with a bare loop (``model(**inputs)``,
+   the config's `CombinedLoss`, ``zero_grad / backward / [clip] / step``; SCoTL runs its
+   ``step_loss`` steps) and times the last ``--steps`` steps;
+3. trains another fresh model on the same batches with `poseviz.training.Trainer` (the
+   whole machinery: sampler, DataLoader, device moves, loss checks, LR schedule, logging
+   with its per-window reduction, progress bar) and times the same steps (from the
+   ``frames_per_s`` of its ``train.csv`` rows after the warm-up).
+
+The two loops alternate ``--repeats`` times and the best of each is kept (the machine is
+shared, so the best run is the least disturbed). Printed: frames/s of both loops, trainer
+overhead (1 - trainer / bare; goal <= 5 %), data frames/s and data / model ratio (goal
+>= 5x). A frame is one input frame of one clip (batch x clip length).
+
+Paper configs use the registry's default (paper-size) model with the paper's optimiser and
+losses but a small batch (``--paper-batch``), so that they run on a CPU at all; shipped
+configs are ``models/<name>/config.yaml`` as written (CMU motion paths dropped here: they
+change the data, not the speed).
+
+    python3 benchmarks/training.py                        # every family, ~10-20 min on 2 cores
+    python3 benchmarks/training.py --models videopose3d --steps 10 --repeats 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from poseviz.losses import build_loss  # noqa: E402
+from poseviz.models import create_model  # noqa: E402
+from poseviz.training.config import config_from_mapping  # noqa: E402
+from poseviz.training.data import EpochBatchSampler, build_datasets, collate  # noqa: E402
+from poseviz.training.optim import build_optimizer  # noqa: E402
+from poseviz.training.trainer import Trainer, _training_steps  # noqa: E402
+
+# Paper configs (model at its registry default size; optimiser and losses of its paper).
+PAPER: dict[str, dict[str, Any]] = {
+    "videopose3d": {
+        "model": {"name": "videopose3d_t243"},
+        "loss": {"mpjpe": 1.0},
+        "optim": {"name": "adam", "lr": 1e-3},
+    },
+    "gla_gcn": {
+        "model": {"name": "gla_gcn_t243"},
+        "loss": {"gla_local": 1.0},
+        "optim": {"name": "ranger", "lr": 0.01},
+    },
+    "repose": {
+        "model": {"name": "repose"},
+        "loss": "repose",
+        "optim": {"name": "adamw", "lr": 5e-4, "weight_decay": 0.01},
+    },
+    "dgcnn": {
+        "model": {"name": "dgcnn_lifting_net"},
+        "optim": {"name": "rmsprop", "lr": 1e-3, "alpha": 0.9, "eps": 1e-8, "weight_decay": 1e-4},
+    },
+    "scotl": {
+        "model": {"name": "scotl+dgcnn_lifting_net"},
+        "optim": {"name": "adam", "lr": 1e-3},
+    },
+    "lifting_by_image": {
+        "model": {"name": "lifting_by_image"},
+        "optim": {"name": "adam", "lr": 1e-3},
+    },
+}
+
+
+def shipped(name: str) -> dict[str, Any]:
+    raw = yaml.safe_load((REPO / "models" / name / "config.yaml").read_text())
+    raw["data"] = {**raw.get("data", {}), "paths": []}
+    return raw
+
+
+def paper(name: str, batch: int) -> dict[str, Any]:
+    raw = copy.deepcopy(PAPER[name])
+    raw["name"] = f"{name}-paper"
+    flip = name != "lifting_by_image"
+    raw["data"] = {
+        "source": "demo",
+        "batch_size": batch,
+        "flip": flip,
+        "options": {"views_per_sequence": 4},
+    }
+    return raw
+
+
+class Replay(torch.utils.data.Dataset):
+    """Hands out the recorded batches in order, whatever indices it is asked for."""
+
+    mirrors_itself = True  # the recorded batches are final: no flip by the trainer
+
+    def __init__(self, batches: list[dict[str, Any]], batch_size: int) -> None:
+        self.batches, self.batch_size, self.calls = batches, batch_size, 0
+
+    def __len__(self) -> int:
+        return len(self.batches) * self.batch_size
+
+    def __getitem__(self, i: int) -> dict[str, Any]:  # only used for the data fingerprint
+        b = self.batches[0]
+        return {k: v[0] if isinstance(v, torch.Tensor) else v[0] for k, v in b.items()}
+
+    def __getitems__(self, indices: list[int]) -> dict[str, Any]:
+        batch = self.batches[self.calls % len(self.batches)]
+        self.calls += 1
+        return batch
+
+
+def frames(batch: dict[str, Any]) -> int:
+    x = batch["keypoints_2d"]
+    return int(x.shape[0] * x.shape[1])
+
+
+def record_batches(config, model, n: int) -> tuple[list[dict[str, Any]], float]:
+    """``n`` batches from the config's data source, and the pipeline's frames/s."""
+    train, _ = build_datasets(config.data, model=model, seed=0)
+    sampler = EpochBatchSampler(len(train), config.data.batch_size, seed=0, drop_last=False)
+    if hasattr(train, "set_epoch"):
+        train.set_epoch(0)
+    out, t0 = [], time.perf_counter()
+    for idx in sampler:
+        getter = getattr(train, "__getitems__", None)
+        out.append(collate(getter(idx) if getter else [train[i] for i in idx]))
+        if len(out) == n:
+            break
+    dt = time.perf_counter() - t0
+    while len(out) < n:  # a tiny dataset: reuse
+        out.append(out[len(out) % max(1, len(out))])
+    return out, sum(frames(b) for b in out[: len(out)]) / dt
+
+
+def bare_loop(config, batches: list[dict[str, Any]], warmup: int) -> float:
+    """Frames/s of a plain PyTorch loop over ``batches`` (the last ones after ``warmup``)."""
+    torch.manual_seed(0)
+    model = create_model(config.model.name, **config.model.overrides)
+    model.train()
+    stages = config.loss_stages()
+    spec = stages[0].weights if stages else (config.loss or _model_loss(model))
+    criterion = build_loss(spec)
+    steps = _training_steps(model)
+    params = dict(model.named_parameters())
+    if steps:
+        opts = {
+            s.name: build_optimizer(
+                [
+                    {
+                        "params": [
+                            p for n, p in params.items() if any(n.startswith(t) for t in s.train)
+                        ]
+                    }
+                ],
+                config.optim,
+            )
+            for s in steps
+        }
+    else:
+        opt = build_optimizer(model.named_parameters(), config.optim)
+    names = model.inputs
+    clip = config.trainer.grad_clip
+    t0 = None
+    for i, batch in enumerate(batches):
+        if i == warmup:
+            t0 = time.perf_counter()
+        if steps:
+            for s in steps:
+                for _ in range(s.repeat):
+                    opts[s.name].zero_grad(set_to_none=True)
+                    model.step_loss(s.name, batch, criterion=criterion).total.backward()
+                    if clip:
+                        torch.nn.utils.clip_grad_norm_(
+                            [p for g in opts[s.name].param_groups for p in g["params"]], clip
+                        )
+                    opts[s.name].step()
+        else:
+            out = model(**{k: batch[k] for k in names})
+            loss = criterion(out, batch).total
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+            opt.step()
+    dt = time.perf_counter() - t0
+    return sum(frames(b) for b in batches[warmup:]) / dt
+
+
+def _model_loss(model) -> Any:
+    declared = getattr(model, "training_stages", None)
+    return declared()[0]["weights"] if declared else "mpjpe"
+
+
+def trainer_loop(raw: dict[str, Any], batches: list[dict[str, Any]], warmup: int) -> float:
+    """Frames/s of `Trainer` over the same batches (log rows after the warm-up window)."""
+    steps = len(batches)
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = copy.deepcopy(raw)
+        raw["trainer"] = {
+            **raw.get("trainer", {}),
+            "steps": steps,
+            "epochs": None,
+            "out": tmp,
+            "log_every": warmup,
+            "checkpoint_every": 10**9,
+            "tensorboard": False,
+            "progress": True,
+            "seed": 0,
+        }
+        raw.pop("stages", None) if False else None
+        config = config_from_mapping(raw)
+        batch_size = int(batches[0]["keypoints_2d"].shape[0])
+        config.data.batch_size = batch_size
+        replay = Replay(batches, batch_size)
+        Trainer(config, datasets=(replay, None)).fit()
+        with open(Path(tmp) / "train.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+    fps = [float(r["frames_per_s"]) for r in rows[1:]]  # the first window includes set-up
+    # harmonic mean over equal-size windows = total frames / total time
+    return len(fps) / sum(1.0 / x for x in fps)
+
+
+def measure(label: str, raw: dict[str, Any], args) -> dict[str, Any]:
+    config = config_from_mapping(copy.deepcopy(raw))
+    model = create_model(config.model.name, **config.model.overrides)
+    batches, data_fps = record_batches(config, model, args.steps + args.warmup)
+    bare, trainer = 0.0, 0.0
+    for _ in range(args.repeats):
+        bare = max(bare, bare_loop(config, batches, args.warmup))
+        trainer = max(trainer, trainer_loop(raw, batches, args.warmup))
+    row = {
+        "config": label,
+        "batch": config.data.batch_size,
+        "clip": int(batches[0]["keypoints_2d"].shape[1]),
+        "bare_fps": bare,
+        "trainer_fps": trainer,
+        "overhead": 1 - trainer / bare,
+        "data_fps": data_fps,
+        "data_ratio": data_fps / bare,
+    }
+    print(
+        f"{label:28s} B={row['batch']:4d} T={row['clip']:3d}  bare {bare:9.0f}  trainer "
+        f"{trainer:9.0f} frames/s  overhead {100 * row['overhead']:5.1f} %  data "
+        f"{data_fps:9.0f} frames/s = {row['data_ratio']:6.1f}x the model",
+        flush=True,
+    )
+    return row
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--models", nargs="*", default=list(PAPER), choices=list(PAPER))
+    p.add_argument("--which", nargs="*", default=["paper", "shipped"], choices=["paper", "shipped"])
+    p.add_argument("--steps", type=int, default=20, help="timed steps per loop")
+    p.add_argument("--warmup", type=int, default=5, help="untimed first steps (one log window)")
+    p.add_argument("--repeats", type=int, default=2, help="alternations of the two loops")
+    p.add_argument("--paper-batch", type=int, default=8, help="batch size of the paper configs")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    args = p.parse_args()
+    if args.steps % args.warmup:
+        p.error("--steps must be a multiple of --warmup (the trainer logs every --warmup steps)")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; frames = batch x clip")
+    rows = []
+    for name in args.models:
+        if "paper" in args.which:
+            rows.append(measure(f"{name} (paper)", paper(name, args.paper_batch), args))
+        if "shipped" in args.which:
+            rows.append(measure(f"{name} (shipped)", shipped(name), args))
+    worst = max(r["overhead"] for r in rows)
+    least = min(r["data_ratio"] for r in rows)
+    print(f"worst trainer overhead {100 * worst:.1f} % (goal <= 5 %); "
+          f"lowest data/model ratio {least:.1f}x (goal >= 5x)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
