@@ -31,7 +31,14 @@ from poseviz.skeleton import get_skeleton
 from poseviz.structures import PoseSequence, Prediction
 from poseviz.training.serialize import atomic_write_text
 
-__all__ = ["HEADLINE", "score_predictions", "target_of", "write_report"]
+__all__ = [
+    "HEADLINE",
+    "mean_pose_mpjpe",
+    "mean_training_pose",
+    "score_predictions",
+    "target_of",
+    "write_report",
+]
 
 #: Metrics shown in summaries (README tables, the CLI's last lines).
 HEADLINE = (
@@ -118,6 +125,48 @@ def score_predictions(
             meta["severity"] = occlusion_severity(occ[frames], skeleton=seq.skeleton)
         suite.update(p.joints_3d.astype(np.float64), target, **meta)
     return suite.compute()
+
+
+def mean_training_pose(dataset: Any, *, max_items: int = 20000, batch: int = 1024) -> np.ndarray:
+    """``(J, 3)`` mean root-relative camera-frame target (metres) over up to ``max_items``
+    evenly spaced items of a training dataset (its centre frame for sequence targets): the
+    "predict the mean training pose" baseline."""
+    n = len(dataset)
+    idx = np.unique(np.linspace(0, n - 1, min(n, max_items)).round().astype(int))
+    total, count = None, 0
+    for s in range(0, len(idx), batch):
+        chunk = idx[s : s + batch].tolist()
+        getter = getattr(dataset, "__getitems__", None)
+        items = getter(chunk) if getter else None
+        pose = (
+            items["pose_3d"]
+            if items is not None
+            else np.stack([np.asarray(dataset[i]["pose_3d"]) for i in chunk])
+        )
+        pose = np.asarray(pose, dtype=np.float64)
+        pose = pose[:, pose.shape[1] // 2]  # (B, J, 3)
+        total = pose.sum(0) if total is None else total + pose.sum(0)
+        count += len(pose)
+    if not count:
+        raise ValueError("mean_training_pose: empty dataset")
+    return total / count
+
+
+def mean_pose_mpjpe(
+    mean_pose: np.ndarray, predictions: Iterable[Prediction], sequences: Sequence[PoseSequence]
+) -> float:
+    """MPJPE (mm) of predicting ``mean_pose`` ``(J, 3)`` for every frame of the views the
+    ``predictions`` cover (the frames a model was scored on)."""
+    from poseviz.metrics.functional import mpjpe
+
+    by_name = {s.name: s for s in sequences}
+    total, frames = 0.0, 0
+    for p in predictions:
+        target = target_of(by_name[p.sequence_id], p.camera_id, np.asarray(p.frame_indices))
+        guess = np.broadcast_to(mean_pose, target.shape)
+        total += float(mpjpe(guess, target)) * len(target)
+        frames += len(target)
+    return total / max(frames, 1)
 
 
 def _clean(value: Any) -> Any:

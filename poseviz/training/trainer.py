@@ -458,6 +458,9 @@ class Trainer:
             self._restore_sigint(old_handler)
             if self.logger is not None:
                 self.logger.close()
+        seconds = time.monotonic() - t_start
+        if self.info.is_main:
+            self._finish_record(step=step, seconds=seconds, time_up=time_up)
         return TrainResult(
             run_dir=self.run_dir,
             step=step,
@@ -467,7 +470,7 @@ class Trainer:
             val={k: v for k, v in val.items() if k != "step"},
             interrupted=self._stop,
             time_limited=time_up,
-            seconds=time.monotonic() - t_start,
+            seconds=seconds,
         )
 
     # ------------------------------------------------------------------ pieces
@@ -513,6 +516,14 @@ class Trainer:
         record.setdefault("runs", []).append(entry)
         atomic_write_json(record_path, record)
         atomic_write_text(self.run_dir / "config.yaml", self._config_yaml())
+
+    def _finish_record(self, *, step: int, seconds: float, time_up: bool) -> None:
+        """Add how this call ended to the last ``run.json`` entry."""
+        path = self.run_dir / "run.json"
+        record = json.loads(path.read_text())
+        stopped = "interrupted" if self._stop else "time limit" if time_up else "finished"
+        record["runs"][-1].update({"to_step": step, "seconds": round(seconds, 1), "stopped": stopped})
+        atomic_write_json(path, record)
 
     def _config_yaml(self) -> str:
         return yaml.safe_dump(config_to_mapping(self.config), sort_keys=False)

@@ -40,6 +40,8 @@ def test_trains_and_writes_the_run_folder(tmp_path, make_config):
     assert float(train[0]["frames_per_s"]) > 0
     record = json.loads((run / "run.json").read_text())
     assert record["runs"][0]["overrides"] == ["optim.lr=3e-3"]
+    assert record["runs"][0]["to_step"] == 48 and record["runs"][0]["stopped"] == "finished"
+    assert record["runs"][0]["seconds"] > 0
     assert yaml.safe_load((run / "config.yaml").read_text())["optim"]["lr"] == 3e-3
     # the run folder is a model folder: config.yaml + model.safetensors
     model = load_pretrained(run)
