@@ -439,7 +439,9 @@ class Trainer:
                         and tcfg.val_every
                         and (epoch + 1) % tcfg.val_every == 0
                     ):
+                        t_val = time.perf_counter()
                         val = self.validate(step, epoch)
+                        acc.exclude(time.perf_counter() - t_val)  # not training time
                         metric = val.get("loss", val.get("mpjpe_mm"))
                     if metric is None or not math.isfinite(metric):
                         metric = acc.epoch_mean(self.info)
@@ -867,6 +869,10 @@ class _Window:
         self.frames += frames
         self.epoch_sum = self.epoch_sum + total.double()
         self.epoch_count += 1
+
+    def exclude(self, seconds: float) -> None:
+        """Leave ``seconds`` (a validation) out of the window's frames/s."""
+        self.t0 += seconds
 
     def flush(self, info: DistInfo) -> tuple[dict[str, float], float]:
         """Means over the window (and over ranks) and the frames per second of all ranks."""
