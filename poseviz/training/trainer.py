@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import random
 import signal
 import sys
 import threading
@@ -43,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import yaml
 from torch import nn
@@ -215,6 +217,7 @@ class Trainer:
         self.argv = list(argv) if argv is not None else list(sys.argv)
         self.run_dir = config.run_dir
         self._stop = False
+        self._single_loss = False
 
     # ------------------------------------------------------------------ set-up
     def _device(self, info: DistInfo) -> torch.device:
@@ -249,9 +252,8 @@ class Trainer:
                     ) from None
             if out:
                 return tuple(out)
-        return (
-            LossStage("main", self.config.loss or "mpjpe", steps=1),
-        )  # one stage: length unused
+        self._single_loss = True  # one stage whose length is the run's
+        return (LossStage("main", self.config.loss or "mpjpe", steps=1),)
 
     def _length(self, spe: int) -> int:
         """Total optimiser steps: ``trainer.steps``, ``trainer.epochs``, the stages' total
@@ -261,7 +263,7 @@ class Trainer:
             return t.steps
         if t.epochs is not None:
             return t.epochs * spe
-        if self.config.stages or self.stages[0].name != "main" or len(self.stages) > 1:
+        if not self._single_loss:
             total = sum(s.length for s in self.stages)
             return total * spe if self.stages[0].unit == "epochs" else total
         return spe
@@ -293,10 +295,6 @@ class Trainer:
         if tcfg.threads:
             torch.set_num_threads(tcfg.threads)
         torch.manual_seed(tcfg.seed)
-        import random
-
-        import numpy as np
-
         random.seed(tcfg.seed)
         np.random.seed(tcfg.seed % (2**32))  # noqa: NPY002  (for data code using the global RNG)
 
@@ -524,7 +522,9 @@ class Trainer:
         path = self.run_dir / "run.json"
         record = json.loads(path.read_text())
         stopped = "interrupted" if self._stop else "time limit" if time_up else "finished"
-        record["runs"][-1].update({"to_step": step, "seconds": round(seconds, 1), "stopped": stopped})
+        record["runs"][-1].update(
+            {"to_step": step, "seconds": round(seconds, 1), "stopped": stopped}
+        )
         atomic_write_json(path, record)
 
     def _config_yaml(self) -> str:
