@@ -31,7 +31,7 @@ import torch
 
 from poseviz.models.pretrained import load_pretrained
 from poseviz.models.registry import LiftingModel
-from poseviz.skeleton import get_skeleton
+from poseviz.models.tta import flip_tta as models_flip_tta
 from poseviz.structures import PoseSequence, Prediction
 
 __all__ = [
@@ -223,12 +223,6 @@ def _window_inputs(
     return out
 
 
-def _mirror_out(pose: torch.Tensor, perm: list[int]) -> torch.Tensor:
-    out = pose[..., perm, :].clone()
-    out[..., 0] = -out[..., 0]
-    return out
-
-
 @torch.no_grad()
 def lift(
     model: LiftingModel,
@@ -249,7 +243,7 @@ def lift(
         clip: window length of sequence-to-sequence models (default above).
         batch_size: windows per forward pass.
         flip_tta: average with the un-mirrored prediction of the mirrored input
-            (`poseviz.models.tta.flip_tta` when available).
+            (`poseviz.models.tta.flip_tta`).
         progress: tqdm bar over the batches.
 
     Returns:
@@ -298,27 +292,7 @@ def lift(
 def _forward(model: LiftingModel, batch: Mapping[str, torch.Tensor], flip_tta: bool) -> Any:
     if not flip_tta:
         return model(**batch)
-    try:
-        from poseviz.models.tta import flip_tta as models_flip_tta
-    except ImportError:  # the model library's helper is not there: mirror here
-        models_flip_tta = None
-    if models_flip_tta is not None:
-        return models_flip_tta(model, **batch)
-    if "image" in batch:
-        raise ValueError("flip_tta: image models need poseviz.models.tta")
-    sk = get_skeleton(str(getattr(model.config, "skeleton", "h36m17")))
-    perm = list(sk.flip_permutation)
-    out = model(**batch)
-    flipped = dict(batch)
-    kp = batch["keypoints_2d"][..., perm, :].clone()
-    kp[..., 0] = -kp[..., 0]
-    flipped["keypoints_2d"] = kp
-    for k in ("occlusion", "confidence"):
-        if k in batch:
-            flipped[k] = batch[k][..., perm]
-    mirrored = model(**flipped)
-    out.pose_3d = (out.pose_3d + _mirror_out(mirrored.pose_3d, perm)) / 2
-    return out
+    return models_flip_tta(model, **batch)
 
 
 def _per_frame_aux(aux: Mapping[str, Any], B: int, L: int) -> dict[str, torch.Tensor]:
