@@ -5,18 +5,18 @@ For every (model, config) it
 
 1. draws ``--steps + --warmup`` batches from the config's data source (timed: the data
    pipeline's frames/s, one process, no DataLoader workers);
-2. trains a fresh model on exactly those batches with a bare loop (``model(**inputs)``,
-   the config's `CombinedLoss`, ``zero_grad / backward / [clip] / step``; SCoTL runs its
-   ``step_loss`` steps) and times the last ``--steps`` steps;
-3. trains another fresh model on the same batches with `poseviz.training.Trainer` (the
-   whole machinery: sampler, DataLoader, device moves, loss checks, LR schedule, logging
-   with its per-window reduction, progress bar) and times the same steps (from the
-   ``frames_per_s`` of its ``train.csv`` rows after the warm-up).
+2. trains a fresh model on exactly those batches with `poseviz.training.Trainer` (the whole
+   machinery: sampler, DataLoader, device moves, loss checks, LR schedule, logging with its
+   per-window reduction, progress bar), and, step by step in between, another fresh model
+   with a bare loop (``model(**inputs)``, the config's `CombinedLoss`, ``zero_grad /
+   backward / [clip] / step``; SCoTL runs its ``step_loss`` steps). The bare step runs inside
+   the dataset's ``__getitems__``, so the two loops alternate and see the same load on a
+   shared machine; the trainer's time is its ``train.csv`` window time minus the bare steps.
 
-The two loops alternate ``--repeats`` times and the best of each is kept (the machine is
-shared, so the best run is the least disturbed). Printed: frames/s of both loops, trainer
-overhead (1 - trainer / bare; goal <= 5 %), data frames/s and data / model ratio (goal
->= 5x). A frame is one input frame of one clip (batch x clip length).
+Steps after the first log window (``--warmup``) are timed; ``--repeats`` runs keep the best
+of each. Printed: frames/s of both loops, trainer overhead (1 - trainer / bare; goal
+<= 5 %), data frames/s and data / model ratio (goal >= 5x). A frame is one input frame of
+one clip (batch x clip length).
 
 Paper configs use the registry's default (paper-size) model with the paper's optimiser and
 losses but a small batch (``--paper-batch``), so that they run on a CPU at all; shipped
@@ -108,23 +108,25 @@ def paper(name: str, batch: int) -> dict[str, Any]:
 
 
 class Replay(torch.utils.data.Dataset):
-    """Hands out the recorded batches in order, whatever indices it is asked for."""
+    """Hands the trainer the recorded batches in order (whatever indices it asks for) and,
+    before handing out batch i, runs the bare loop's step i on it: the two loops alternate
+    step by step, so both see the same load on a shared machine."""
 
     mirrors_itself = True  # the recorded batches are final: no flip by the trainer
 
-    def __init__(self, batches: list[dict[str, Any]], batch_size: int) -> None:
-        self.batches, self.batch_size, self.calls = batches, batch_size, 0
+    def __init__(self, batches: list[dict[str, Any]], batch_size: int, bare: BareRunner) -> None:
+        self.batches, self.batch_size, self.bare = batches, batch_size, bare
+        self.bare_seconds: list[float] = []
 
     def __len__(self) -> int:
         return len(self.batches) * self.batch_size
 
     def __getitem__(self, i: int) -> dict[str, Any]:  # only used for the data fingerprint
-        b = self.batches[0]
-        return {k: v[0] if isinstance(v, torch.Tensor) else v[0] for k, v in b.items()}
+        return {k: v[0] for k, v in self.batches[0].items()}
 
     def __getitems__(self, indices: list[int]) -> dict[str, Any]:
-        batch = self.batches[self.calls % len(self.batches)]
-        self.calls += 1
+        batch = self.batches[len(self.bare_seconds) % len(self.batches)]
+        self.bare_seconds.append(self.bare.step(batch))
         return batch
 
 
@@ -151,58 +153,63 @@ def record_batches(config, model, n: int) -> tuple[list[dict[str, Any]], float]:
     return out, sum(frames(b) for b in out[: len(out)]) / dt
 
 
-def bare_loop(config, batches: list[dict[str, Any]], warmup: int) -> float:
-    """Frames/s of a plain PyTorch loop over ``batches`` (the last ones after ``warmup``)."""
-    torch.manual_seed(0)
-    model = create_model(config.model.name, **config.model.overrides)
-    model.train()
-    stages = config.loss_stages()
-    spec = stages[0].weights if stages else (config.loss or _model_loss(model))
-    criterion = build_loss(spec)
-    steps = _training_steps(model)
-    params = dict(model.named_parameters())
-    if steps:
-        opts = {
-            s.name: build_optimizer(
-                [
-                    {
-                        "params": [
-                            p for n, p in params.items() if any(n.startswith(t) for t in s.train)
-                        ]
-                    }
-                ],
-                config.optim,
-            )
-            for s in steps
-        }
-    else:
-        opt = build_optimizer(model.named_parameters(), config.optim)
-    names = model.inputs
-    clip = config.trainer.grad_clip
-    t0 = None
-    for i, batch in enumerate(batches):
-        if i == warmup:
-            t0 = time.perf_counter()
-        if steps:
-            for s in steps:
-                for _ in range(s.repeat):
-                    opts[s.name].zero_grad(set_to_none=True)
-                    model.step_loss(s.name, batch, criterion=criterion).total.backward()
-                    if clip:
-                        torch.nn.utils.clip_grad_norm_(
-                            [p for g in opts[s.name].param_groups for p in g["params"]], clip
-                        )
-                    opts[s.name].step()
+class BareRunner:
+    """A plain PyTorch training step (fresh model, the config's loss and optimiser)."""
+
+    def __init__(self, config) -> None:
+        torch.manual_seed(0)
+        self.model = create_model(config.model.name, **config.model.overrides)
+        self.model.train()
+        stages = config.loss_stages()
+        spec = stages[0].weights if stages else (config.loss or _model_loss(self.model))
+        self.criterion = build_loss(spec)
+        self.steps = _training_steps(self.model)
+        params = dict(self.model.named_parameters())
+        if self.steps:
+            self.opts = {
+                s.name: build_optimizer(
+                    [
+                        {
+                            "params": [
+                                p
+                                for n, p in params.items()
+                                if any(n.startswith(t) for t in s.train)
+                            ]
+                        }
+                    ],
+                    config.optim,
+                )
+                for s in self.steps
+            }
         else:
-            out = model(**{k: batch[k] for k in names})
-            loss = criterion(out, batch).total
-            opt.zero_grad(set_to_none=True)
+            self.opt = build_optimizer(self.model.named_parameters(), config.optim)
+        self.clip = config.trainer.grad_clip
+
+    def _clip(self, opt) -> None:
+        if self.clip:
+            torch.nn.utils.clip_grad_norm_(
+                [p for g in opt.param_groups for p in g["params"]], self.clip
+            )
+
+    def step(self, batch: dict[str, Any]) -> float:
+        """One training step; returns its wall-clock seconds."""
+        t0 = time.perf_counter()
+        if self.steps:
+            for s in self.steps:
+                for _ in range(s.repeat):
+                    opt = self.opts[s.name]
+                    opt.zero_grad(set_to_none=True)
+                    self.model.step_loss(s.name, batch, criterion=self.criterion).total.backward()
+                    self._clip(opt)
+                    opt.step()
+        else:
+            out = self.model(**{k: batch[k] for k in self.model.inputs})
+            loss = self.criterion(out, batch).total
+            self.opt.zero_grad(set_to_none=True)
             loss.backward()
-            if clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-            opt.step()
-    dt = time.perf_counter() - t0
-    return sum(frames(b) for b in batches[warmup:]) / dt
+            self._clip(self.opt)
+            self.opt.step()
+        return time.perf_counter() - t0
 
 
 def _model_loss(model) -> Any:
@@ -210,8 +217,11 @@ def _model_loss(model) -> Any:
     return declared()[0]["weights"] if declared else "mpjpe"
 
 
-def trainer_loop(raw: dict[str, Any], batches: list[dict[str, Any]], warmup: int) -> float:
-    """Frames/s of `Trainer` over the same batches (log rows after the warm-up window)."""
+def interleaved(
+    raw: dict[str, Any], batches: list[dict[str, Any]], warmup: int
+) -> tuple[float, float]:
+    """``(bare, trainer)`` frames/s over the steps after the first log window: `Trainer` on
+    the recorded batches, with the bare loop's steps run in between (see `Replay`)."""
     steps = len(batches)
     with tempfile.TemporaryDirectory() as tmp:
         raw = copy.deepcopy(raw)
@@ -225,17 +235,23 @@ def trainer_loop(raw: dict[str, Any], batches: list[dict[str, Any]], warmup: int
             "tensorboard": False,
             "progress": True,
             "seed": 0,
+            "time_limit_min": None,
         }
         config = config_from_mapping(raw)
         batch_size = int(batches[0]["keypoints_2d"].shape[0])
         config.data.batch_size = batch_size
-        replay = Replay(batches, batch_size)
+        replay = Replay(batches, batch_size, BareRunner(config))
         Trainer(config, datasets=(replay, None)).fit()
         with open(Path(tmp) / "train.csv", newline="") as f:
             rows = list(csv.DictReader(f))
-    fps = [float(r["frames_per_s"]) for r in rows[1:]]  # the first window includes set-up
-    # harmonic mean over equal-size windows = total frames / total time
-    return len(fps) / sum(1.0 / x for x in fps)
+    timed = sum(frames(b) for b in batches[warmup:])
+    total = sum(
+        sum(frames(b) for b in batches[warmup * (k + 1) : warmup * (k + 2)])
+        / float(r["frames_per_s"])
+        for k, r in enumerate(rows[1:])
+    )
+    bare_seconds = sum(replay.bare_seconds[warmup:steps])
+    return timed / bare_seconds, timed / (total - bare_seconds)
 
 
 def measure(label: str, raw: dict[str, Any], args, *, steps: int) -> dict[str, Any]:
@@ -244,8 +260,8 @@ def measure(label: str, raw: dict[str, Any], args, *, steps: int) -> dict[str, A
     batches, data_fps = record_batches(config, model, steps + args.warmup)
     bare, trainer = 0.0, 0.0
     for _ in range(args.repeats):
-        bare = max(bare, bare_loop(config, batches, args.warmup))
-        trainer = max(trainer, trainer_loop(raw, batches, args.warmup))
+        b, t = interleaved(raw, batches, args.warmup)
+        bare, trainer = max(bare, b), max(trainer, t)
     row = {
         "config": label,
         "batch": config.data.batch_size,

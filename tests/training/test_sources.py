@@ -29,28 +29,27 @@ def _config(tmp_path, **sections):
 
 def test_demo_source_follows_the_model(tmp_path):
     config = _config(tmp_path)
-    model = create_model(**{"name": SMALL_VP3D["name"]}, **{k: v for k, v in SMALL_VP3D.items() if k != "name"})
+    model = create_model(**SMALL_VP3D)
     train, val = build_datasets(config.data, model=model, seed=0)
     assert clip_shape(model) == (9, "center") and train.mirrors_itself
     batch = train.__getitems__(list(range(8)))
     check_batch(batch)
     assert batch["keypoints_2d"].shape == (8, 9, 17, 2) and batch["pose_3d"].shape == (8, 1, 17, 3)
-    assert set(batch["subject"]) == {"train"} and all(c.startswith("virtual") for c in batch["camera"])
+    assert set(batch["subject"]) == {"train"} and all(
+        c.startswith("virtual") for c in batch["camera"]
+    )
     vb = val.__getitems__([0, 1])
     assert set(vb["subject"]) == {"val"} and vb["camera"][0].startswith("cam")
-    repose = create_model("repose_small", max_frames=16)  # reads a confidence channel
-    train, _ = build_datasets(
-        config_from_mapping({**_raw(tmp_path), "model": {"name": "repose_small", "max_frames": 16}, "data": {"source": "demo", "options": {"length": 16}}}).data,
-        model=repose,
-        seed=0,
-    )
+    # a sequence model reading a confidence channel (RePOSE: in_channels 3)
+    repose = create_model("repose_small", max_frames=16)
+    config = _config(tmp_path, data={"source": "demo", "options": {"length": 16}})
+    train, _ = build_datasets(config.data, model=repose, seed=0)
     assert train.__getitems__([0])["keypoints_2d"].shape == (1, 16, 17, 3)
-    with pytest.raises(ValueError, match=r"config\.data\.options\.lenght: unknown key; did you mean 'length'"):
-        build_datasets(_config(tmp_path, data={"source": "demo", "options": {"lenght": 3}}).data, model=model, seed=0)
-
-
-def _raw(tmp_path):
-    return {"name": "x", "trainer": {"out": str(tmp_path / "x")}}
+    config = _config(tmp_path, data={"source": "demo", "options": {"lenght": 3}})
+    with pytest.raises(
+        ValueError, match=r"config\.data\.options\.lenght: unknown key; did you mean 'length'"
+    ):
+        build_datasets(config.data, model=model, seed=0)
 
 
 def test_real_families_train_through_the_engine(tmp_path):
@@ -58,8 +57,20 @@ def test_real_families_train_through_the_engine(tmp_path):
     result = Trainer(_config(tmp_path)).fit()
     assert result.step == 3 and np.isfinite(result.val["mpjpe_mm"])
     # SCoTL's alternating loss-net / pose-net steps around the same pose-net
-    scotl = {"name": "scotl+videopose3d_t27", "pose_net_config": {k: v for k, v in SMALL_VP3D.items() if k != "name"}, "hidden": 16, "layers": 1, "heads": 2}
-    trainer = Trainer(_config(tmp_path, model=scotl, trainer={"steps": 2, "out": str(tmp_path / "s"), "progress": False, "log_every": 1}))
+    scotl = {
+        "name": "scotl+videopose3d_t27",
+        "pose_net_config": {k: v for k, v in SMALL_VP3D.items() if k != "name"},
+        "hidden": 16,
+        "layers": 1,
+        "heads": 2,
+    }
+    trainer = Trainer(
+        _config(
+            tmp_path,
+            model=scotl,
+            trainer={"steps": 2, "out": str(tmp_path / "s"), "progress": False, "log_every": 1},
+        )
+    )
     trainer.fit()
     assert set(trainer.optimizers) == {"loss_net", "pose_net"}
 
