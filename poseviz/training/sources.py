@@ -11,7 +11,8 @@
     trains on the motion files or folders in ``paths`` (anything `poseviz.data.load` reads
     into h36m17 3D: BVH, C3D, TRC, DeepMimic, ...), plus the demo training clips when
     ``include_demo``; validation is the demo's held-out clips. Each file's up axis is
-    detected (`poseviz.data.axes.up_axis`), so Y-up BVH and Z-up clips mix. The CMU clips of
+    detected over all of its clips (`poseviz.data.axes.up_axis`), so Y-up BVH and the Z-up
+    demo mix. The CMU clips of
     ``../shared/data`` are the public CMU Graphics Lab motions (see that folder's README for
     where anyone gets them); configs point at them as
     ``${POSEVIZ_SHARED_DATA:-../shared/data}/cmu_bvh_acrnn`` (`expand_path`: the variable
@@ -121,6 +122,10 @@ def _options(config: Any) -> ClipOptions:
     return _from_mapping(ClipOptions, dict(config.options), "config.data.options")
 
 
+Group = tuple[tuple[float, float, float], list[PoseSequence]]  # (world up axis, sequences)
+DEMO_UP = (0.0, 0.0, 1.0)  # the demo's world is Z up (poseviz.data.demo)
+
+
 def _demo(split: str) -> list[PoseSequence]:
     from poseviz.data import load_demo
 
@@ -171,14 +176,18 @@ def expand_path(raw: str) -> Path:
 MIN_FRAMES = 10  # shorter motion files (a BVH rest pose, say) are not training clips
 
 
-def _motion(paths: Sequence[str], target_fps: float | None) -> list[PoseSequence]:
+def _motion(paths: Sequence[str], target_fps: float | None) -> list[Group]:
+    """One group per path: its sequences and their up axis, detected over all of them (a
+    clip spent lying down cannot mislead it)."""
     from poseviz.data import load
+    from poseviz.data.axes import up_axis
 
-    out = []
+    groups = []
     for raw in paths:
         path = expand_path(raw)
         if not path.exists():
             raise FileNotFoundError(f"data.paths: {path}: no such file or folder")
+        out = []
         for seq in load(path):
             if seq.num_frames < MIN_FRAMES:
                 continue
@@ -189,9 +198,11 @@ def _motion(paths: Sequence[str], target_fps: float | None) -> list[PoseSequence
             if not np.isfinite(seq.joints_3d).all():
                 continue  # gaps: the clip dataset refuses them; such clips are skipped
             out.append(_resample(seq, target_fps))
-    if not out:
-        raise ValueError(f"data.paths: no usable motion in {list(paths)}")
-    return out
+        if not out:
+            raise ValueError(f"data.paths: {path}: no usable motion")
+        up = up_axis(np.concatenate([s.joints_3d for s in out]))
+        groups.append((tuple(float(v) for v in up), out))
+    return groups
 
 
 class ConcatClips(Dataset):
@@ -216,6 +227,8 @@ class ConcatClips(Dataset):
 
     def __getitems__(self, indices: Sequence[int]) -> dict[str, Any]:
         idx = np.asarray(indices, dtype=np.int64)
+        if idx.size == 0 or idx.min() < 0 or idx.max() >= len(self):
+            raise IndexError(f"ConcatClips: indices out of range ({len(self)} items)")
         part = np.searchsorted(self.offsets, idx, side="right") - 1
         pieces, order = [], []
         for k in np.unique(part):
@@ -269,39 +282,37 @@ class _CachedImages(Dataset):
         return {**item, "image": item["image"].float() / 255.0}
 
 
-def _with_cameras(seqs: Sequence[PoseSequence], seed: int) -> list[PoseSequence]:
-    from poseviz.data.axes import up_axis
+def _with_cameras(groups: Sequence[Group], seed: int) -> list[PoseSequence]:
+    """The sequences, each with cameras (a Human3.6M-like rig for mocap without any)."""
     from poseviz.data.cameras import attach_cameras, h36m_like_rig
 
     out = []
-    for i, s in enumerate(seqs):
-        if not s.cameras:
-            s = attach_cameras(
-                s, h36m_like_rig(s.joints_3d, up=up_axis(s.joints_3d), seed=seed + i)
-            )
-        out.append(s)
+    for up, seqs in groups:
+        for s in seqs:
+            if not s.cameras:
+                s = attach_cameras(s, h36m_like_rig(s.joints_3d, up=list(up), seed=seed + len(out)))
+            out.append(s)
     return out
 
 
-def _image_sets(train, val, o: ClipOptions, model: Any, seed: int) -> tuple[Dataset, Dataset]:
+def _image_sets(
+    train: Sequence[Group], val: list[PoseSequence], o: ClipOptions, model: Any, seed: int
+) -> tuple[Dataset, Dataset]:
     from poseviz.data.synthetic import SyntheticImageDataset
 
     size = tuple(o.image_size or getattr(model.config, "image_size", (256, 256)))
     kw = dict(size=size, heatmap_size=o.heatmap_size, stride=o.image_stride)
     tr = SyntheticImageDataset(_with_cameras(train, seed), seed=seed, **kw)
-    va = SyntheticImageDataset(
-        _with_cameras(val, seed), seed=seed + 1, **{**kw, "stride": o.val_stride or 8}
-    )
+    va = SyntheticImageDataset(val, seed=seed + 1, **{**kw, "stride": o.val_stride or 8})
     if o.cache_images:
         return _CachedImages(tr), _CachedImages(va)
     return tr, va
 
 
 def _clip_sets(
-    train: Sequence[PoseSequence], val: Sequence[PoseSequence], config: Any, model: Any, seed: int
+    train: Sequence[Group], val: Sequence[PoseSequence], config: Any, model: Any, seed: int
 ) -> tuple[Dataset, Dataset | None]:
     from poseviz.data.augment import BoneScaling
-    from poseviz.data.axes import up_axis
     from poseviz.data.cameras import DetectorNoise
     from poseviz.data.clips import ClipDataset, VirtualViews
 
@@ -322,10 +333,10 @@ def _clip_sets(
         BoneScaling(size_range=o.size_range, bone_range=o.bone_range) if o.bone_scaling else None
     )
     groups: dict[tuple[float, ...], list[PoseSequence]] = {}
-    for s in train:
-        groups.setdefault(tuple(up_axis(s.joints_3d, s.skeleton)), []).append(s)
+    for up, seqs in train:
+        groups.setdefault(up, []).extend(seqs)
     parts = []
-    for i, (up, seqs) in enumerate(sorted(groups.items())):
+    for i, (up, seqs) in enumerate(groups.items()):
         virtual = VirtualViews(
             views_per_sequence=o.views_per_sequence,
             up=list(up),
@@ -362,7 +373,7 @@ def demo_source(config: Any, *, model: Any, seed: int) -> tuple[Dataset, Dataset
     """Demo training clips (plus ``paths``) under random virtual cameras; demo validation
     clips through their own cameras (module docstring)."""
     o = _options(config)
-    train = _demo("train")
+    train: list[Group] = [(DEMO_UP, _demo("train"))]
     if config.paths:
         train += _motion(config.paths, o.target_fps)
     return _clip_sets(train, _demo("val"), config, model, seed)
@@ -377,5 +388,5 @@ def motion_source(config: Any, *, model: Any, seed: int) -> tuple[Dataset, Datas
     o = _options(config)
     train = _motion(config.paths, o.target_fps)
     if config.include_demo:
-        train = _demo("train") + train
+        train = [(DEMO_UP, _demo("train")), *train]
     return _clip_sets(train, _demo("val"), config, model, seed)
