@@ -14,8 +14,9 @@ For every (model, config) it
    shared machine; the trainer's time is its ``train.csv`` window time minus the bare steps.
 
 Steps after the first log window (``--warmup``) are timed; ``--repeats`` runs keep the best
-of each. Printed: frames/s of both loops, trainer overhead (1 - trainer / bare; goal
-<= 5 %), data frames/s and data / model ratio (goal >= 5x). A frame is one input frame of
+frames/s of each. Printed: frames/s of both loops, trainer overhead (the median over log
+windows and repeats of ``1 - bare time / trainer time`` of the same window, which pairs
+steps run under the same load; goal <= 5 %), data frames/s and data / model ratio (goal >= 5x). A frame is one input frame of
 one clip (batch x clip length).
 
 Paper configs use the registry's default (paper-size) model with the paper's optimiser and
@@ -38,6 +39,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import yaml
 
@@ -219,9 +221,10 @@ def _model_loss(model) -> Any:
 
 def interleaved(
     raw: dict[str, Any], batches: list[dict[str, Any]], warmup: int
-) -> tuple[float, float]:
+) -> tuple[float, float, float]:
     """``(bare, trainer)`` frames/s over the steps after the first log window: `Trainer` on
-    the recorded batches, with the bare loop's steps run in between (see `Replay`)."""
+    the recorded batches, with the bare loop's steps run in between (see `Replay`); and the
+    median over log windows of the paired overhead ``1 - bare time / trainer time``."""
     steps = len(batches)
     with tempfile.TemporaryDirectory() as tmp:
         raw = copy.deepcopy(raw)
@@ -245,30 +248,34 @@ def interleaved(
         with open(Path(tmp) / "train.csv", newline="") as f:
             rows = list(csv.DictReader(f))
     timed = sum(frames(b) for b in batches[warmup:])
-    total = sum(
-        sum(frames(b) for b in batches[warmup * (k + 1) : warmup * (k + 2)])
-        / float(r["frames_per_s"])
-        for k, r in enumerate(rows[1:])
-    )
-    bare_seconds = sum(replay.bare_seconds[warmup:steps])
-    return timed / bare_seconds, timed / (total - bare_seconds)
+    windows = []  # (bare seconds, trainer seconds) of each log window after the first
+    for k, r in enumerate(rows[1:], start=1):
+        chunk = slice(warmup * k, warmup * (k + 1))
+        wall = sum(frames(b) for b in batches[chunk]) / float(r["frames_per_s"])
+        bare = sum(replay.bare_seconds[chunk])
+        windows.append((bare, wall - bare))
+    bare_total = sum(b for b, _ in windows)
+    trainer_total = sum(t for _, t in windows)
+    paired = float(np.median([1 - b / t for b, t in windows]))
+    return timed / bare_total, timed / trainer_total, paired
 
 
 def measure(label: str, raw: dict[str, Any], args, *, steps: int) -> dict[str, Any]:
     config = config_from_mapping(copy.deepcopy(raw))
     model = create_model(config.model.name, **config.model.overrides)
     batches, data_fps = record_batches(config, model, steps + args.warmup)
-    bare, trainer = 0.0, 0.0
+    bare, trainer, paired = 0.0, 0.0, []
     for _ in range(args.repeats):
-        b, t = interleaved(raw, batches, args.warmup)
+        b, t, o = interleaved(raw, batches, args.warmup)
         bare, trainer = max(bare, b), max(trainer, t)
+        paired.append(o)
     row = {
         "config": label,
         "batch": config.data.batch_size,
         "clip": int(batches[0]["keypoints_2d"].shape[1]),
         "bare_fps": bare,
         "trainer_fps": trainer,
-        "overhead": 1 - trainer / bare,
+        "overhead": float(np.median(paired)),
         "data_fps": data_fps,
         "data_ratio": data_fps / bare,
     }
@@ -291,7 +298,7 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=5, help="untimed first steps (one log window)")
     p.add_argument("--repeats", type=int, default=2, help="alternations of the two loops")
     p.add_argument("--paper-batch", type=int, default=8, help="batch size of the paper configs")
-    p.add_argument("--paper-steps", type=int, default=5, help="timed steps of the paper configs")
+    p.add_argument("--paper-steps", type=int, default=10, help="timed steps of the paper configs")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = p.parse_args()
     if args.steps % args.warmup or args.paper_steps % args.warmup:
