@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 import torch
 
-from poseviz.data.occlusion import body_capsules
+from poseviz.data.occlusion import body_capsules, capsule_segments
 from poseviz.data.synthetic import random_background, render_person_crop
 from poseviz.geometry import euler_to_matrix
 from poseviz.structures import Camera
@@ -69,8 +69,8 @@ class PyVistaScene:
     def render(self, joints_cam: np.ndarray, camera: Camera) -> np.ndarray:
         pv, p = self.pv, self.plotter
         p.clear()
-        for c in self.capsules:
-            a, b = joints_cam[c.a], joints_cam[c.b]
+        ends_a, ends_b = capsule_segments(joints_cam, self.capsules)
+        for c, a, b in zip(self.capsules, ends_a, ends_b, strict=True):
             length = float(np.linalg.norm(b - a))
             p.add_mesh(
                 pv.Capsule(center=(a + b) / 2, direction=b - a, radius=c.radius,

@@ -3,10 +3,11 @@ noise model. They turn any world-space 3D motion into per-camera 2D/3D training 
 
 Cameras are `poseviz.structures.Camera` (OpenCV: x right, y down, z forward, ``X_cam =
 R @ X_world + t``, metres and pixels) without lens distortion. The world's up axis is a
-parameter (``up="z"`` for Human3.6M, C3D labs and the DeepMimic reader; ``"y"`` for BVH);
-azimuth 0 looks at the subject from the world's +x side (for the first horizontal axis
-``x``), i.e. from the front of a DeepMimic clip's initial heading, and grows
-counter-clockwise seen from above.
+parameter (``up="z"`` for Human3.6M, C3D labs and the DeepMimic reader; ``"y"`` for BVH).
+Azimuth is measured in the ground plane from the world's +x axis (for ``up="z"`` and
+``"y"`` alike), counter-clockwise seen from above: a camera at azimuth 0 stands on the +x
+side of the subject, i.e. in front of a DeepMimic clip's initial heading. Elevation is
+the angle above the ground plane.
 
 Every camera is aimed at the centre of the subject's bounding sphere over the whole
 sequence and placed at least far enough away that the whole sphere fits in the image

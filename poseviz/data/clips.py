@@ -317,6 +317,7 @@ class ClipDataset(Dataset):
         self._start, self._stop = np.array(starts), np.array(stops)
         self._size = np.array(sizes, dtype=np.float32)
         self._labels = labels
+        self._label_table = np.array(labels, dtype=object)  # (views, 4): gathered per batch
         self._view_has_conf = np.array(has_conf)
 
     def _build_virtual(self, cfg: VirtualViews) -> None:
@@ -333,6 +334,7 @@ class ClipDataset(Dataset):
         self._world = np.concatenate(world)
         self._start, self._stop = np.array(starts), np.array(stops)
         self._labels = labels
+        self._label_table = np.array(labels, dtype=object)  # (sequences, 3)
         self._virtual = cfg
         self._lengths = [
             np.median(bone_lengths(s.joints_3d, self.skeleton), axis=0) for s in self.sequences
@@ -368,6 +370,7 @@ class ClipDataset(Dataset):
                 scales.append(s)
         self._views_drawn = draw
         self._virtual_cameras = cams
+        self._camera_ids = np.array([c.id for c in cams], dtype=object)
         self._stacked = stack_cameras(cams)
         self._scales = np.array(scales, dtype=np.float32)  # (S * K, J)
         self._occ_cache: dict[int, np.ndarray] = {}
@@ -432,7 +435,15 @@ class ClipDataset(Dataset):
         return {k: (v[0] if isinstance(v, torch.Tensor | list) else v) for k, v in batch.items()}
 
     def __getitems__(self, indices: Sequence[int]) -> dict[str, Any]:
-        """A batch dict (`poseviz.data.batch` contract) of the windows ``indices``."""
+        """A batch dict (`poseviz.data.batch` contract) of the windows ``indices`` (B):
+
+        ``keypoints_2d`` ``(B, T, J, 2 or 3)`` normalised screen coordinates (+ confidence),
+        ``pose_3d`` ``(B, 1 or T, J, 3)`` and ``pose_3d_sequence`` ``(B, T, J, 3)``
+        root-relative camera-frame metres, ``confidence`` ``(B, T, J)`` and ``occlusion``
+        ``(B, T, J)`` / ``severity`` ``(B,)`` when enabled, ``frame`` ``(B,)`` and the
+        label lists ``subject``, ``action``, ``sequence``, ``camera``. Built in one
+        vectorised pass; DataLoader calls it with each batch's indices.
+        """
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
         if idx.size == 0:
             raise ValueError("ClipDataset.__getitems__: empty index list")
@@ -458,16 +469,14 @@ class ClipDataset(Dataset):
                         for k, f, a in zip(view, frames, lo, strict=True)
                     ]
                 )
-            cam_labels = [self._virtual_cameras[int(k)].id for k in view]
-            seq_labels = [self._labels[int(s)] for s in source]
+            cameras = self._camera_ids[view]
         else:
             cam3d, px = self._cam3d[frames], self._px[frames]
             size = self._size[source]
             conf = self._conf[frames]
             if self.occlusion:
                 occ = self._occ[frames]
-            cam_labels = [self._labels[int(v)][3] for v in source]
-            seq_labels = [self._labels[int(v)][:3] for v in source]
+            cameras = self._label_table[source, 3]
         if self.noise is not None:
             px, conf = self.noise(px, rng, occluded=occ)
         w, h = size[:, 0][:, None, None, None], size[:, 1][:, None, None, None]
@@ -493,17 +502,18 @@ class ClipDataset(Dataset):
         else:
             batch["keypoints_2d"] = _tensor(kp)
         pose_t = _tensor(pose)
-        batch["pose_3d"] = pose_t[:, centre : centre + 1] if centre is not None else pose_t
+        batch["pose_3d"] = pose_t[:, centre : centre + 1].clone() if centre is not None else pose_t
         batch["pose_3d_sequence"] = pose_t
         if occ is not None:
             target = occ[:, T // 2]
             batch["occlusion"] = _tensor(occ)
             batch["severity"] = torch.from_numpy(occlusion_severity(target, skeleton=self.skeleton))
         batch["frame"] = torch.from_numpy(frames[:, T // 2] - self._start[source])
-        batch["subject"] = [s[0] for s in seq_labels]
-        batch["action"] = [s[1] for s in seq_labels]
-        batch["sequence"] = [s[2] for s in seq_labels]
-        batch["camera"] = cam_labels
+        labels = self._label_table[source]
+        batch["subject"] = labels[:, 0].tolist()
+        batch["action"] = labels[:, 1].tolist()
+        batch["sequence"] = labels[:, 2].tolist()
+        batch["camera"] = cameras.tolist()
         return batch
 
     # ------------------------------------------------------------------------ iteration

@@ -8,8 +8,8 @@ differ between clips like Human3.6M's between subjects; 2D by projection, no noi
 occlusion labels per camera, `poseviz.data.occlusion.label_sequence`) and
 caches it in the user cache directory (``platformdirs.user_cache_dir("poseviz")``, or
 ``$POSEVIZ_CACHE_DIR``) as ``demo_v<DEMO_VERSION>.npz`` (plain arrays and a JSON header,
-no pickle). Later calls read the cache; a cache of another version or made from other
-clip files is rebuilt.
+no pickle). Later calls read the cache; a cache of another version, or made from other
+clip files or by other code (reader, cameras, occlusion labels), is rebuilt.
 
 **Split.** Whole clips, so no motion is in both splits: the validation clips are
 `VALIDATION_CLIPS` (``dance_b``, ``getup_faceup``, ``run``: 405 of 1621 frames), each with
@@ -64,11 +64,25 @@ def demo_cache_path(cache_dir: str | Path | None = None) -> Path:
 
 
 def _source_stamp(clips: list[Path]) -> str:
-    """Digest of the clip files' names and contents (a changed wheel rebuilds the cache)."""
-    h = hashlib.sha1()
+    """Digest of the clip files and of the code that turns them into the demo (reader,
+    skeleton maps, cameras, occlusion labels): a cache made from other clips or by other
+    code is rebuilt."""
+    import poseviz.data.cameras
+    import poseviz.data.deepmimic
+    import poseviz.data.occlusion
+    import poseviz.skeleton.layouts
+
+    h = hashlib.sha1(f"demo v{DEMO_VERSION}".encode())
     for p in clips:
         h.update(p.name.encode())
         h.update(p.read_bytes())
+    for module in (
+        poseviz.data.deepmimic,
+        poseviz.data.cameras,
+        poseviz.data.occlusion,
+        poseviz.skeleton.layouts,
+    ):
+        h.update(Path(module.__file__ or "").read_bytes())
     return h.hexdigest()
 
 

@@ -11,7 +11,8 @@ camera; lens distortion only renames the pixel of a ray, so it changes nothing).
 Rules (all in metres, camera frame, OpenCV axes: z forward):
 
 - **Capsules** of ``h36m17`` and their default radii (`H36M17_CAPSULES`): torso — spine
-  pelvis->spine and spine->thorax 0.12, pelvis->hips 0.08, thorax->shoulders 0.06, flanks
+  pelvis->spine and spine->thorax 0.12 (the latter ending 0.10 short of the thorax, so
+  the trunk's top is level with the thorax), pelvis->hips 0.08, thorax->shoulders 0.06, flanks
   hip->shoulder on each side 0.05; head — thorax->neck/nose 0.05, neck/nose->head 0.10;
   arms — upper arm 0.05, forearm 0.04; legs — thigh 0.075, shank 0.055. Together the torso
   capsules span about 0.4 m across and 0.24 m front to back, the size of an adult trunk
@@ -23,8 +24,10 @@ Rules (all in metres, camera frame, OpenCV axes: z forward):
   group that has a capsule ending at that joint. So the wrist ignores its forearm, the elbow
   both arm bones, and torso joints (pelvis, hips, spine, thorax, shoulders) ignore the whole
   torso: a joint centre inside the trunk would otherwise always count as hidden by it.
+  Joint 9 (neck/nose) ends both head-group capsules, so the head never hides it (it is
+  treated as the neck: seen from behind, its front surface is the back of the neck).
   **Adjacent bones do count**: the upper arm can hide the wrist of a flexed arm, the thigh
-  the ankle of a deep squat, the near hip the far hip in a side view.
+  the ankle of a deep squat, the near thigh the far hip in a side view.
 - **Front surface.** Joint centres lie inside the flesh, so the line of sight ends at the
   joint's front surface: the point ``r_j`` closer to the camera along the ray, where ``r_j``
   is the smallest radius of the joint's own capsules (4 cm at the wrist, 5 cm at the
@@ -61,6 +64,7 @@ __all__ = [
     "H36M17_CAPSULES",
     "Capsule",
     "body_capsules",
+    "capsule_segments",
     "covered_parts",
     "label_sequence",
     "occlusion_labels",
@@ -85,7 +89,9 @@ class Capsule:
 
     ``group`` names the rigid segment it belongs to (see the module docstring's exclusion
     rule); ``part`` the body region it is drawn as (``"torso"``, ``"head"``, or a key of
-    ``skeleton.body_parts``).
+    ``skeleton.body_parts``). ``inset_b`` (metres) stops the segment that far short of joint
+    ``b`` (never past ``a``), so the rounded end does not overshoot ``b`` by the full radius;
+    `capsule_segments` applies it.
     """
 
     name: str
@@ -94,14 +100,17 @@ class Capsule:
     radius: float
     group: str
     part: str
+    inset_b: float = 0.0
 
 
-# (name, a, b, radius m, group, part); joint indices in h36m17 order.
+# (name, a, b, radius m, group, part[, inset_b m]); joint indices in h36m17 order. The upper
+# spine stops 0.10 m short of the thorax so the trunk ends level with it instead of bulging
+# 0.12 m up around the neck.
 H36M17_CAPSULES: tuple[Capsule, ...] = tuple(
     Capsule(*row)
     for row in (
         ("lower_spine", 0, 7, 0.12, "torso", "torso"),
-        ("upper_spine", 7, 8, 0.12, "torso", "torso"),
+        ("upper_spine", 7, 8, 0.12, "torso", "torso", 0.10),
         ("r_pelvis", 0, 1, 0.08, "torso", "torso"),
         ("l_pelvis", 0, 4, 0.08, "torso", "torso"),
         ("l_clavicle", 8, 11, 0.06, "torso", "torso"),
@@ -168,10 +177,38 @@ def body_capsules(
         if bad:
             raise ValueError(f"radii: expected positive radii in metres, got {bad}")
         capsules = tuple(
-            Capsule(c.name, c.a, c.b, float(radii.get(c.name, c.radius)), c.group, c.part)
+            Capsule(
+                c.name, c.a, c.b, float(radii.get(c.name, c.radius)), c.group, c.part, c.inset_b
+            )  # fmt: skip
             for c in capsules
         )
     return capsules
+
+
+def capsule_segments(
+    joints: np.ndarray, capsules: tuple[Capsule, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """End points of the capsules' core segments for given joints.
+
+    Args:
+        joints: ``(..., J, 3)`` joint positions, metres (any frame).
+        capsules: from `body_capsules`.
+
+    Returns:
+        ``(a, b)``, each ``(..., K, 3)``: ``a`` is joint ``capsule.a``; ``b`` is joint
+        ``capsule.b`` moved ``capsule.inset_b`` metres toward ``a`` (at most all the way).
+    """
+    x = np.asarray(joints, dtype=np.float64)
+    a = x[..., [c.a for c in capsules], :]
+    b = x[..., [c.b for c in capsules], :]
+    inset = np.array([c.inset_b for c in capsules])
+    if inset.any():
+        ab = a - b
+        length = np.linalg.norm(ab, axis=-1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            step = np.where(length > 0, np.minimum(inset[:, None] / length, 1.0), 0.0)
+        b = b + ab * step
+    return a, b
 
 
 @dataclass(frozen=True)
@@ -180,8 +217,6 @@ class _Plan:
 
     pair_joint: np.ndarray  # (P,) joint index, sorted
     pair_capsule: np.ndarray  # (P,) capsule index
-    seg_a: np.ndarray  # (K,) capsule start joint
-    seg_b: np.ndarray  # (K,) capsule end joint
     radius: np.ndarray  # (K,) metres
     front_offset: np.ndarray  # (J,) metres
     own: np.ndarray  # (J, K) bool: capsule k is in joint j's own groups
@@ -206,8 +241,6 @@ def _plan(capsules: tuple[Capsule, ...], num_joints: int) -> _Plan:
     return _Plan(
         pair_joint=jj,
         pair_capsule=kk,
-        seg_a=np.array([c.a for c in capsules]),
-        seg_b=np.array([c.b for c in capsules]),
         radius=np.array([c.radius for c in capsules]),
         front_offset=front,
         own=own,
@@ -292,7 +325,8 @@ def occlusion_labels(
         raise ValueError(f"occlusion_labels: camera must be a Camera, got {type(camera).__name__}")
     skel = _as_skeleton(skeleton)
     x = _check_joints(joints_cam, skel, "occlusion_labels")
-    plan = _plan(body_capsules(skel, radii), skel.num_joints)
+    capsules = body_capsules(skel, radii)
+    plan = _plan(capsules, skel.num_joints)
     T, J = x.shape[:2]
     out = np.zeros((T, J), dtype=bool)
     if T == 0 or plan.pair_joint.size == 0:
@@ -300,15 +334,16 @@ def occlusion_labels(
     # Joints sorted by pair; reduceat needs the start of each joint's run of pairs.
     joints_with_pairs, starts = np.unique(plan.pair_joint, return_index=True)
     r2 = plan.radius[plan.pair_capsule] ** 2
-    cap_a = plan.seg_a[plan.pair_capsule]
-    cap_b = plan.seg_b[plan.pair_capsule]
     for t0 in range(0, T, chunk):
-        xc = np.moveaxis(x[t0 : t0 + chunk], 2, 0)  # (3, t, J): components apart
+        xt = x[t0 : t0 + chunk]
+        seg_a, seg_b = (np.moveaxis(e, 2, 0) for e in capsule_segments(xt, capsules))
+        xc = np.moveaxis(xt, 2, 0)  # (3, t, J): components apart
         dist = np.sqrt((xc * xc).sum(axis=0))
         with np.errstate(invalid="ignore", divide="ignore"):
             front = xc * (1.0 - plan.front_offset / dist)
         q = front[:, :, plan.pair_joint]  # (3, t, P)
-        hit = _sight_distance_sq(q, xc[:, :, cap_a], xc[:, :, cap_b]) < r2  # NaN -> False
+        a, b = seg_a[:, :, plan.pair_capsule], seg_b[:, :, plan.pair_capsule]
+        hit = _sight_distance_sq(q, a, b) < r2  # NaN -> False
         out[t0 : t0 + chunk, joints_with_pairs] = np.logical_or.reduceat(hit, starts, axis=1)
     return out
 

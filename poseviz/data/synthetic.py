@@ -27,7 +27,13 @@ import cv2
 import numpy as np
 import torch
 
-from poseviz.data.occlusion import Capsule, body_capsules, occlusion_labels, occlusion_severity
+from poseviz.data.occlusion import (
+    Capsule,
+    body_capsules,
+    capsule_segments,
+    occlusion_labels,
+    occlusion_severity,
+)
 from poseviz.geometry import (
     camera_to_image,
     normalize_screen_coordinates,
@@ -335,8 +341,7 @@ def render_body(
     depth = np.full((H, W), np.inf, dtype=np.float32)
     index = np.full((H, W), -1, dtype=np.int16)
     rays = _Rays(camera)
-    ends_a = np.array([x[c.a] for c in capsules])
-    ends_b = np.array([x[c.b] for c in capsules])
+    ends_a, ends_b = capsule_segments(x, capsules)
     radius = np.array([c.radius for c in capsules])
     finite = np.isfinite(ends_a).all(1) & np.isfinite(ends_b).all(1)
     boxes = _capsule_boxes(ends_a, ends_b, radius, camera)

@@ -41,8 +41,9 @@ TOP = np.array([[1.0, 0, 0], [0, 0, 1], [0, -1, 0]])  # camera above, looking do
 
 
 def to_camera(body: np.ndarray, rotation: np.ndarray, distance: float = 4.0) -> np.ndarray:
-    """``(..., J, 3)`` body-frame joints -> camera frame, the body's centre ``distance`` m
-    in front of the camera along its optical axis."""
+    """``(..., J, 3)`` body-frame joints -> camera frame, the pelvis ``distance`` m in front
+    of the camera along its optical axis (for `TOP`: the camera 3 m above the head, over
+    the feet)."""
     centre = np.array([0.0, 1.0, 0.0])
     if rotation is TOP:
         centre = np.array([0.0, 0.0, 0.0])

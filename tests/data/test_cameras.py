@@ -228,3 +228,21 @@ def test_detector_noise_swaps_occlusion_nan_and_determinism(rng):
         DetectorNoise()(kp[..., :16, :], np.random.default_rng(0))
     with pytest.raises(ValueError, match="outlier_prob"):
         DetectorNoise(outlier_prob=2.0)
+
+
+def test_rigs_for_a_y_up_world(cartwheel):
+    from poseviz.data.deepmimic import DEEPMIMIC_TO_WORLD
+
+    y_up = cartwheel.joints_3d @ DEEPMIMIC_TO_WORLD  # back to DeepMimic's Y-up world
+    rig = h36m_like_rig(y_up, up="y", seed=None)
+    cams = [*rig.values(), *sample_cameras(np.random.default_rng(0), 5, y_up, up="y")]
+    standing = y_up[0]  # frame 0 of the cartwheel stands upright
+    for cam in cams:
+        assert in_view(y_up, cam)
+        uv = project(standing, cam)
+        assert uv[10, 1] < uv[0, 1] < uv[3, 1]  # head above pelvis above ankle in the image
+    # the same rig in the Z-up world sees the same image
+    z_rig = h36m_like_rig(cartwheel.joints_3d, seed=None)
+    np.testing.assert_allclose(
+        project(standing, rig["cam2"]), project(cartwheel.joints_3d[0], z_rig["cam2"]), atol=1e-6
+    )

@@ -11,6 +11,7 @@ from poseviz.data.batch import SEVERITIES
 from poseviz.data.occlusion import (
     H36M17_CAPSULES,
     body_capsules,
+    capsule_segments,
     covered_parts,
     label_sequence,
     occlusion_labels,
@@ -62,8 +63,18 @@ def test_side_view_hides_the_far_arm_and_leg_but_not_the_near_ones():
     assert not hidden & {"l_shoulder", "l_elbow", "l_wrist", "l_knee", "l_ankle", "head"}
 
 
-def test_nose_is_hidden_by_the_head_from_behind():
-    assert occluded_names(to_camera(STANDING, BACK)) == {"neck_nose"}
+def test_hand_behind_the_head_is_hidden_by_the_head():
+    body = STANDING.copy()
+    body[J["r_elbow"]] = [-0.25, 1.55, -0.10]
+    body[J["r_wrist"]] = [-0.02, 1.68, -0.16]  # behind the back of the head
+    assert occluded_names(to_camera(body, FRONT)) == {"r_wrist"}
+    assert "r_wrist" not in occluded_names(to_camera(body, BACK))
+
+
+def test_back_view_of_the_standing_pose_has_no_occlusion():
+    # Joint 9 (neck/nose) belongs to the neck and head segments, so the head never hides
+    # it: from behind its front surface is the back of the neck.
+    assert occluded_names(to_camera(STANDING, BACK)) == set()
 
 
 def test_adjacent_bone_occludes_but_own_bone_does_not():
@@ -86,6 +97,23 @@ def test_thin_radii_remove_occlusion_and_radii_are_validated():
         body_capsules("h36m17", {"tail": 0.1})
     with pytest.raises(ValueError, match="positive radii"):
         body_capsules("h36m17", {"head": -1.0})
+
+
+def test_capsule_segments_apply_the_inset():
+    capsules = body_capsules("h36m17")
+    k = [c.name for c in capsules].index("upper_spine")
+    pose = to_camera(STANDING, FRONT)
+    a, b = capsule_segments(pose, capsules)
+    assert np.allclose(a[k], pose[J["spine"]])
+    # the segment stops capsules[k].inset_b short of the thorax, toward the spine joint
+    assert np.linalg.norm(b[k] - pose[J["thorax"]]) == pytest.approx(capsules[k].inset_b)
+    assert np.linalg.norm(b[k] - a[k]) == pytest.approx(0.25 - capsules[k].inset_b)
+    folded = pose.copy()
+    folded[J["thorax"]] = folded[J["spine"]] + [0.0, 0.0, 0.05]  # shorter than the inset
+    a, b = capsule_segments(folded, capsules)
+    assert np.allclose(b[k], a[k])
+    others = [i for i in range(len(capsules)) if i != k]
+    assert np.allclose(b[others], folded[[capsules[i].b for i in others]])
 
 
 def test_labels_do_not_depend_on_intrinsics():
@@ -164,14 +192,15 @@ def reference_labels(joints_cam: np.ndarray) -> np.ndarray:
     capsules = H36M17_CAPSULES
     out = np.zeros(joints_cam.shape[:2], bool)
     for t, pose in enumerate(joints_cam):
+        seg_a, seg_b = capsule_segments(pose, capsules)
         for j in range(17):
             own_groups = {c.group for c in capsules if j in (c.a, c.b)}
             front = min(c.radius for c in capsules if j in (c.a, c.b))
             dist = np.linalg.norm(pose[j])
-            for c in capsules:
+            for k, c in enumerate(capsules):
                 if c.group in own_groups:
                     continue
-                if _ray_enters_before(pose[j] / dist, dist - front, pose[c.a], pose[c.b], c.radius):
+                if _ray_enters_before(pose[j] / dist, dist - front, seg_a[k], seg_b[k], c.radius):
                     out[t, j] = True
                     break
     return out
@@ -233,7 +262,7 @@ def test_covered_parts_counts_a_majority_of_each_part():
 def test_severity_of_views_of_the_standing_pose():
     views = np.stack([to_camera(STANDING, v) for v in (FRONT, BACK, LEFT_SIDE, TOP)])
     sev = occlusion_severity(occlusion_labels(views, camera()))
-    # front: all visible; back: the nose behind the head; side: far arm and leg; from
-    # above: both arms and both legs below the shoulders and hips.
-    assert list(severity_names(sev)) == ["none", "joint", "body_part", "half_body"]
+    # front and back: all visible; side: the far arm and leg; from above: both arms and
+    # both legs below the shoulders and hips.
+    assert list(severity_names(sev)) == ["none", "none", "body_part", "half_body"]
     assert sev.dtype == np.int64

@@ -74,9 +74,9 @@ def test_silhouette_area_of_one_capsule_matches_its_projection():
     # central) to a rectangle of length L f / z and width 2 r f / z with two half discs.
     z, L, r, f = 5.0, 0.4, 0.1, 800.0
     x = np.tile([0.0, 0.0, z], (J, 1)) + np.linspace(0, 1e-3, J)[:, None] * [1, 0, 0]
-    x[[0, 7, 8]] += [[0, -L / 2, 0], [0, 0, 0], [0, L / 2, 0]]
+    x[[0, 7]] += [[0, -L / 2, 0], [0, L / 2, 0]]
     radii = {c.name: 1e-4 for c in H36M17_CAPSULES}
-    radii.update(lower_spine=r, upper_spine=r)
+    radii.update(lower_spine=r)  # pelvis -> spine, the only thick capsule
     cam = camera(400, 400, focal=f)
     out = render_body(x, cam, rng=0, radii=radii)
     expected = (L * f / z) * (2 * r * f / z) + np.pi * (r * f / z) ** 2
