@@ -15,7 +15,7 @@ from poseviz.geometry.camera import (
     world_to_camera,
 )
 from poseviz.geometry.heatmaps import soft_argmax_2d
-from poseviz.geometry.procrustes import procrustes_align, scale_align
+from poseviz.geometry.procrustes import procrustes_align, procrustes_distances, scale_align
 from poseviz.geometry.rotations import (
     axis_angle_to_matrix,
     euler_to_matrix,
@@ -36,6 +36,7 @@ __all__ = [
     "matrix_to_quaternion_wxyz",
     "normalize_screen_coordinates",
     "procrustes_align",
+    "procrustes_distances",
     "project",
     "quaternion_wxyz_to_matrix",
     "reprojection_error",

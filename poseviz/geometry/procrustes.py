@@ -22,7 +22,7 @@ import torch
 from poseviz.geometry._backend import as_tensor, to_numpy_if
 from poseviz.geometry.rotations import quaternion_wxyz_to_matrix
 
-__all__ = ["procrustes_align", "scale_align"]
+__all__ = ["procrustes_align", "procrustes_distances", "scale_align"]
 
 _NEWTON_MAX_ITERS = 60
 
@@ -137,6 +137,33 @@ def _optimal_rotation(S: list[list[torch.Tensor]]) -> tuple[torch.Tensor, torch.
     return R_col.transpose(-1, -2), lam
 
 
+def _align_planes(Y: torch.Tensor, X: torch.Tensor, scale: bool):
+    """Similarity alignment on coordinate planes. Returns ``(Y0 planes, X0 planes, mu_x,
+    mu_y, a, R)`` with ``Y0``/``X0`` centred ``(3, N, J)``, ``a`` ``(N,)``, ``R`` ``(N, 3, 3)``
+    (row vectors): the aligned pose is ``a * Y0 @ R + mu_x``."""
+    J = Y.shape[-2]
+    # Coordinate planes (3, N, J): every step below is elementwise or reduces over the
+    # contiguous joint axis, which is far faster on a CPU than small (3, 3) matmuls.
+    Yp = Y.reshape(-1, J, 3).permute(2, 0, 1).contiguous()
+    Xp = X.reshape(-1, J, 3).permute(2, 0, 1).contiguous()
+    mu_x, mu_y = Xp.mean(-1, keepdim=True), Yp.mean(-1, keepdim=True)
+    X0, Y0 = Xp - mu_x, Yp - mu_y
+    norm_x = (X0[0].square() + X0[1].square() + X0[2].square()).sum(-1).sqrt().clamp_min(1e-12)
+    norm_y = (Y0[0].square() + Y0[1].square() + Y0[2].square()).sum(-1).sqrt().clamp_min(1e-12)
+    M = (Y0[:, None] * X0[None]).sum(-1) / (norm_x * norm_y)  # (3, 3, N): Y0^T X0
+    R, lam = _optimal_rotation([[M[a, b] for b in range(3)] for a in range(3)])
+    R = R.to(Y.dtype)
+    a = (lam.to(Y.dtype) * norm_x / norm_y) if scale else torch.ones_like(norm_x)
+    return Y0, X0, mu_x, mu_y, a, R
+
+
+def _rotated_planes(Y0: torch.Tensor, aR: torch.Tensor) -> list[torch.Tensor]:
+    return [
+        Y0[0] * aR[:, 0, b, None] + Y0[1] * aR[:, 1, b, None] + Y0[2] * aR[:, 2, b, None]
+        for b in range(3)
+    ]
+
+
 def procrustes_align(pred, target, *, scale: bool = True, return_transform: bool = False):
     """Align each pose in ``pred`` to ``target`` by the similarity transform that minimises
     the squared error: rotation (reflections excluded), uniform scale and translation.
@@ -158,31 +185,36 @@ def procrustes_align(pred, target, *, scale: bool = True, return_transform: bool
     Y = as_tensor(pred)
     X = as_tensor(target, Y)
     _check_pair(Y, X, "procrustes_align")
-    lead, J = Y.shape[:-2], Y.shape[-2]
-    # Coordinate planes (3, N, J): every step below is elementwise or reduces over the
-    # contiguous joint axis, which is far faster on a CPU than small (3, 3) matmuls.
-    Yp = Y.reshape(-1, J, 3).permute(2, 0, 1).contiguous()
-    Xp = X.reshape(-1, J, 3).permute(2, 0, 1).contiguous()
-    mu_x, mu_y = Xp.mean(-1, keepdim=True), Yp.mean(-1, keepdim=True)
-    X0, Y0 = Xp - mu_x, Yp - mu_y
-    norm_x = X0.square().sum(0).sum(-1).sqrt().clamp_min(1e-12)  # (N,)
-    norm_y = Y0.square().sum(0).sum(-1).sqrt().clamp_min(1e-12)
-    M = (Y0[:, None] * X0[None]).sum(-1) / (norm_x * norm_y)  # (3, 3, N): Y0^T X0
-    R, lam = _optimal_rotation([[M[a, b] for b in range(3)] for a in range(3)])
-    R = R.to(Y.dtype)  # (N, 3, 3), row vectors: aligned = s * Y @ R + t
-    a = (lam.to(Y.dtype) * norm_x / norm_y) if scale else torch.ones_like(norm_x)
+    lead = Y.shape[:-2]
+    Y0, _, mu_x, mu_y, a, R = _align_planes(Y, X, scale)
     aR = a[:, None, None] * R
-    planes = [
-        (Y0[0] * aR[:, 0, b, None] + Y0[1] * aR[:, 1, b, None] + Y0[2] * aR[:, 2, b, None])
-        + mu_x[b]
-        for b in range(3)
-    ]
+    planes = [p + mu_x[b] for b, p in enumerate(_rotated_planes(Y0, aR))]
     aligned = torch.stack(planes, -1).reshape(Y.shape)
     if not return_transform:
         return to_numpy_if(aligned, numpy_out)
     t = mu_x[..., 0].T - (mu_y[..., 0].T[:, None, :] @ aR)[:, 0]  # (N, 3)
     transform = (a.reshape(lead), R.reshape(*lead, 3, 3), t.reshape(*lead, 3))
     return to_numpy_if((aligned, transform), numpy_out)
+
+
+def procrustes_distances(pred, target, *, scale: bool = True):
+    """Distance of each point of ``pred``, aligned as by `procrustes_align`, to its
+    ``target`` point: ``(..., J, 3)`` -> ``(..., J)`` in the input's units. The per-joint
+    errors of P-MPJPE, without building the aligned poses. Differentiable (the gradient at
+    a zero distance is 0); numpy in, numpy out."""
+    numpy_out = not isinstance(pred, torch.Tensor)
+    Y = as_tensor(pred)
+    X = as_tensor(target, Y)
+    _check_pair(Y, X, "procrustes_distances")
+    Y0, X0, _, _, a, R = _align_planes(Y, X, scale)
+    d = [p - X0[b] for b, p in enumerate(_rotated_planes(Y0, a[:, None, None] * R))]
+    sq = d[0].square() + d[1].square() + d[2].square()
+    if sq.requires_grad:
+        tiny = torch.finfo(sq.dtype).tiny
+        dist = torch.where(sq > 0, sq.clamp_min(tiny).sqrt(), torch.zeros_like(sq))
+    else:
+        dist = sq.sqrt()
+    return to_numpy_if(dist.reshape(Y.shape[:-1]), numpy_out)
 
 
 def scale_align(pred, target):

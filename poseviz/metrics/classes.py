@@ -40,7 +40,7 @@ from poseviz.metrics.functional.psim import (
     psim_plus,
 )
 from poseviz.metrics.functional.structure import _bsle_update, _lse_update
-from poseviz.skeleton import Skeleton
+from poseviz.skeleton import Skeleton, get_skeleton
 
 __all__ = [
     "BSLE",
@@ -87,8 +87,13 @@ class PositionError(Metric):
             )
         self.alignment, self.root, self.layout = alignment, root, layout
         self.name = _NAMES[alignment]
-        self.joint_names: tuple[str, ...] = ()
+        self._set_layout(layout)
         super().__init__(group_by=group_by, label=label)
+
+    def _set_layout(self, layout: str | Skeleton) -> None:
+        # Sizes are known before any data, so a process that saw none still reduces.
+        sk = layout if isinstance(layout, Skeleton) else get_skeleton(layout)
+        self.joint_names, self._size = sk.names, sk.num_joints + 1
 
     def _items(self, pred, target):
         fn = f"{type(self).__name__}.update"
@@ -143,6 +148,7 @@ class _DifferenceError(Metric):
         label: str = "model",
     ) -> None:
         self.root, self.layout = root, layout
+        PositionError._set_layout(self, layout)
         super().__init__(group_by=group_by, label=label)
 
     def _items(self, pred, target):

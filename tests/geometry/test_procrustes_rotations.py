@@ -126,3 +126,16 @@ def test_degenerate_point_sets_stay_finite():
     out = procrustes_align(pred, target)
     assert np.isfinite(out).all()
     np.testing.assert_allclose(out[0], 0.0, atol=1e-12)  # a point cloud collapses onto the target's
+
+
+def test_procrustes_distances_are_the_aligned_residuals(rng):
+    from poseviz.geometry import procrustes_distances
+
+    target = rng.normal(size=(2, 5, 17, 3))
+    pred = target + rng.normal(scale=0.2, size=target.shape)
+    want = np.linalg.norm(procrustes_align(pred, target) - target, axis=-1)
+    np.testing.assert_allclose(procrustes_distances(pred, target), want, atol=1e-12)
+    p = torch.tensor(pred[0, :2], requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda x: procrustes_distances(x, torch.tensor(target[0, :2])), (p,)
+    )

@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 
-from poseviz.geometry import procrustes_align, scale_align
+from poseviz.geometry import procrustes_distances, scale_align
 from poseviz.metrics.functional._common import (
     CHUNK_POSES,
     check_error_reduction,
@@ -62,8 +62,8 @@ def _aligned_errors(
 ) -> torch.Tensor:
     """Per-joint errors in mm of ``(N, J, 3)`` tensors after ``alignment``."""
     if alignment == "procrustes":
-        pred = procrustes_align(pred, target)
-    elif alignment in ("root", "scale"):
+        return procrustes_distances(pred, target) * MM
+    if alignment in ("root", "scale"):
         pred, target = root_relative(pred, root), root_relative(target, root)
         if alignment == "scale":
             pred = scale_align(pred, target)
