@@ -51,9 +51,37 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_models(sub: argparse._SubParsersAction) -> None:
-    from poseviz.models.cli import add_models
+    # The parser is built here so that `poseviz --help` does not import torch; the handlers
+    # live in poseviz.models.cli.
+    def run(name: str) -> Handler:
+        def handler(args: argparse.Namespace) -> int:
+            from poseviz.models import cli
 
-    add_models(sub)
+            return getattr(cli, name)(args)
+
+        return handler
+
+    p = sub.add_parser("models", help="list the registered lifting models or describe one")
+    group = p.add_subparsers(title="models commands", metavar="SUBCOMMAND")
+    group.add_parser("list", help="every registered model with its size").set_defaults(
+        handler=run("cmd_list")
+    )
+    info = group.add_parser(
+        "info", help="parameters, MACs at the default input, receptive field, inputs, config"
+    )
+    info.add_argument("name", help="registered model name (see `poseviz models list`)")
+    info.add_argument(
+        "--frames", type=int, help="input frames for the MAC count (default: receptive field)"
+    )
+    info.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field (YAML value), e.g. --set channels=256",
+    )
+    info.set_defaults(handler=run("cmd_info"))
+    p.set_defaults(handler=lambda args: (p.print_help(), 0)[1])
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:

@@ -1,5 +1,6 @@
 """``poseviz models``: ``list`` (every registered model) and ``info NAME`` (parameters, MACs
-at the default input, receptive field, inputs, what it predicts, config)."""
+at the default input, receptive field, inputs, what it predicts, config). The parser is in
+`poseviz.cli` (so ``poseviz --help`` does not import torch); these are its handlers."""
 
 from __future__ import annotations
 
@@ -8,11 +9,15 @@ from typing import Any
 
 import yaml
 
-__all__ = ["add_models", "format_info", "format_list"]
+__all__ = ["cmd_info", "cmd_list", "format_info", "format_list"]
 
 
 def _millions(n: int) -> str:
     return f"{n / 1e6:.2f}M"
+
+
+def _macs(n: int) -> str:
+    return f"{n / 1e9:.3f} G" if n >= 1e9 else f"{n / 1e6:.3f} M"
 
 
 def format_list() -> str:
@@ -60,7 +65,7 @@ def format_info(name: str, *, num_frames: int | None = None, **overrides: Any) -
     lines = [
         f"{s.name}: {s.description}",
         f"  parameters:      {s.parameters:,} ({_millions(s.parameters)})",
-        f"  MACs:            {s.macs / 1e9:.3f} G per forward pass on {shapes}",
+        f"  MACs:            {_macs(s.macs)} per forward pass on {shapes}",
         f"  receptive field: {s.receptive_field} frame(s)",
         f"  inputs:          {', '.join(s.inputs)}",
         f"  predicts:        {s.predicts} (pose_3d {s.output_shape})",
@@ -83,40 +88,15 @@ def _parse_overrides(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def _cmd_list(args: argparse.Namespace) -> int:
+def cmd_list(args: argparse.Namespace) -> int:
+    """``poseviz models list``."""
     print(format_list())
     return 0
 
 
-def _cmd_info(args: argparse.Namespace) -> int:
+def cmd_info(args: argparse.Namespace) -> int:
+    """``poseviz models info NAME [--frames T] [--set KEY=VALUE ...]``."""
     if args.frames is not None and args.frames < 1:
         raise ValueError(f"--frames must be >= 1, got {args.frames}")
     print(format_info(args.name, num_frames=args.frames, **_parse_overrides(args.set)))
     return 0
-
-
-def add_models(sub: argparse._SubParsersAction) -> None:
-    """Add the ``models`` command group to the ``poseviz`` parser."""
-    p = sub.add_parser("models", help="list the registered lifting models or describe one")
-    msub = p.add_subparsers(title="models commands", metavar="SUBCOMMAND")
-    p.set_defaults(handler=lambda args: (p.print_help(), 0)[1])
-    pl = msub.add_parser("list", help="every registered model with its size")
-    pl.set_defaults(handler=_cmd_list)
-    pi = msub.add_parser(
-        "info", help="parameters, MACs at the default input, receptive field, inputs, config"
-    )
-    pi.add_argument("name", help="registered model name (see `poseviz models list`)")
-    pi.add_argument(
-        "--frames",
-        type=int,
-        default=None,
-        help="input frames for the MAC count (default: receptive field)",
-    )
-    pi.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config field (YAML value), e.g. --set channels=256",
-    )
-    pi.set_defaults(handler=_cmd_info)

@@ -6,16 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from poseviz.models import count_parameters, create_model
+from poseviz.models import count_macs, count_parameters, create_model
 from poseviz.models.baselines import MartinezConfig, VideoPose3D, VideoPose3DConfig
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _videopose3d_parameters(widths, channels=1024, J=17, C=2):
@@ -179,3 +171,23 @@ def test_martinez_lifts_every_frame_on_its_own():
 def test_bad_configs_raise(cls, kwargs, match):
     with pytest.raises(ValueError, match=match):
         cls(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("name", "mflops"),
+    [("videopose3d_t27", 17.09), ("videopose3d_t81", 25.48), ("videopose3d_t243", 33.87)],
+)
+def test_videopose3d_cost_per_frame_matches_the_paper(name, mflops):
+    """Sliding over a long sequence (dilated form), each extra frame costs one column of every
+    layer; Pavllo et al. (2019) give 17.09 / 25.48 / 33.87 MFLOPs (2 x MACs) per frame."""
+    with torch.device("meta"):
+        model = create_model(name)
+    T = model.receptive_field + 50
+    macs = [
+        count_macs(model, {"keypoints_2d": torch.empty(1, t, 17, 2, device="meta")})
+        for t in (T, T + 1)
+    ]
+    per_frame = macs[1] - macs[0]
+    layers = len(model.config.filter_widths) - 1
+    assert per_frame == 34 * 3 * 1024 + layers * 4 * 1024 * 1024 + 1024 * 51
+    assert round(2 * per_frame / 1e6, 2) == mflops

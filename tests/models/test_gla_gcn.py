@@ -24,14 +24,6 @@ from poseviz.skeleton import get_skeleton
 H36M = get_skeleton("h36m17")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _reference_partitions(skeleton, centre, alpha):
     """Loops over joint pairs: hop distances by Floyd-Warshall on the bone graph, subsets
     by comparing the distances, symmetric normalisation by the whole graph's degree."""

@@ -1,7 +1,7 @@
 """Checks every registered model gets, at its small test config (`register_model`'s
 ``test_overrides``): output shapes, finite values, a gradient for every parameter, the YAML
 round trip of the config, repeatable eval outputs, a tiny overfit, clear errors for malformed
-keypoints, and the device of the input.
+keypoints, and (where CUDA exists) running on the device of its input.
 
 Inputs come from ``model.example_inputs``, which builds every input the model declares
 (``keypoints_2d``, ``occlusion``, ``image``), so a newly registered model is tested the day
@@ -28,16 +28,6 @@ from poseviz.models import (
 
 MODELS = list_models()
 BATCH = 2
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest on one thread (and do not fight over a shared CPU); the
-    setting is restored after each test."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _inputs(model: LiftingModel, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -83,7 +73,8 @@ def test_output_shape_finite_and_root_relative(name):
     assert out.pose_3d.shape == (BATCH, T_out, model.num_joints, 3)
     assert out.pose_3d.dtype == torch.float32
     assert torch.isfinite(out.pose_3d).all()
-    assert torch.equal(out.pose_3d[..., 0, :], torch.zeros_like(out.pose_3d[..., 0, :]))
+    root = out.pose_3d[..., 0, :]
+    assert torch.equal(root, torch.zeros_like(root)), "LiftOutput.pose_3d must be root-relative"
     for value in _tensor_aux(out):
         assert torch.isfinite(value).all()
         assert value.shape[0] == BATCH

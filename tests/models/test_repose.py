@@ -11,14 +11,6 @@ from poseviz.models import count_macs, count_parameters, create_model
 from poseviz.models.repose import RePOSEConfig, STAttention
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _parameters(D=256, depth=5, r=4, rep=512, T=243, J=17, C=3):
     """Per stream and axis: qkv (3D^2 + 3D), projection (D^2 + D), MLP (2 r D^2 + r D + D),
     two layer norms (4D); two axes per stream, two streams and a fusion (2D*2 + 2) per

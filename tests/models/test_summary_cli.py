@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -22,6 +24,7 @@ from poseviz.models import (
     summarize,
 )
 from poseviz.models import registry as registry_module
+from tests.conftest import REPO
 
 
 def test_count_macs_of_the_fc_baseline_matches_its_linear_layers():
@@ -123,6 +126,15 @@ def test_keypoints_on_another_device_are_reported():
         model(torch.zeros(1, 1, 17, 2))
 
 
+def test_cli_parser_does_not_import_torch():
+    code = (
+        "import sys; from poseviz.cli import build_parser; build_parser(); "
+        "assert 'torch' not in sys.modules, 'poseviz --help imports torch'"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
 def test_cli_models_list(capsys):
     assert main(["models", "list"]) == 0
     out = capsys.readouterr().out
@@ -143,6 +155,8 @@ def test_cli_models_info(capsys):
     )
     out = capsys.readouterr().out
     assert "channels: 16" in out and "pose_3d (1, 4, 17, 3)" in out
+    assert main(["models", "info", "martinez_baseline"]) == 0
+    assert "MACs:            4.281 M per forward pass" in capsys.readouterr().out
 
 
 def test_cli_models_errors(capsys):

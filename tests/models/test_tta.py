@@ -14,14 +14,6 @@ from poseviz.skeleton import flip_pose, get_skeleton
 H36M = get_skeleton("h36m17")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _symmetric_clip(T: int) -> torch.Tensor:
     """(1, T, 17, 2) poses whose mirror image is themselves: centre-line joints at x = 0,
     each left joint at the mirrored position of its right counterpart."""
