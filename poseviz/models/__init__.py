@@ -3,7 +3,14 @@
 family module so that all models are registered."""
 
 # Model families: importing each module registers its models.
-from poseviz.models import baselines, gla_gcn, repose  # noqa: F401
+from poseviz.models import (  # noqa: F401
+    baselines,
+    dgcnn,
+    gla_gcn,
+    lifting_by_image,
+    repose,
+    scotl,
+)
 from poseviz.models.registry import (
     LiftingModel,
     LiftOutput,
@@ -21,9 +28,6 @@ from poseviz.models.registry import (
 )
 from poseviz.models.summary import ModelSummary, count_macs, count_parameters, summarize
 from poseviz.models.tta import flip_equivariance_error, flip_tta
-
-# Family modules register their models on import.
-from poseviz.models import dgcnn, lifting_by_image, scotl  # noqa: E402,F401  isort: skip
 
 __all__ = [
     "LiftOutput",

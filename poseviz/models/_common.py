@@ -1,14 +1,14 @@
 """Small pieces the model families of this package share: reading the keypoint input in the
-channels a model was built for, and making a pose root-relative."""
+channels a model was built for, making a pose root-relative, and plain training-stage data."""
 
 from __future__ import annotations
 
 import torch
 
-from poseviz.models.registry import LiftingModel
+from poseviz.models.registry import LiftingModel, config_to_dict
 from poseviz.skeleton import Skeleton, get_skeleton
 
-__all__ = ["keypoints_in", "root_relative", "skeleton_of"]
+__all__ = ["keypoints_in", "plain_stages", "root_relative", "skeleton_of"]
 
 
 def skeleton_of(config: object) -> Skeleton:
@@ -38,3 +38,10 @@ def keypoints_in(model: LiftingModel, keypoints_2d: torch.Tensor, in_channels: i
 def root_relative(pose: torch.Tensor, root: int) -> torch.Tensor:
     """``pose`` ``(..., J, 3)`` minus its ``root`` joint, so the root sits at the origin."""
     return pose - pose[..., root : root + 1, :]
+
+
+def plain_stages(stages: object) -> tuple[dict, ...]:
+    """A config's ``stages`` (`poseviz.losses.LossStage.to_dict`-style mappings) as a tuple
+    of plain dicts, tuples inside turned into lists, so the config survives a YAML round
+    trip unchanged."""
+    return tuple(config_to_dict(dict(s)) for s in stages)  # type: ignore[union-attr]

@@ -68,6 +68,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from poseviz.geometry import soft_argmax_2d
+from poseviz.models._common import plain_stages, root_relative
 from poseviz.models.layers.hourglass import StackedHourglass
 from poseviz.models.layers.skeleton_graph import (
     as_skeleton,
@@ -243,6 +244,9 @@ class LiftingNetConfig:
     dropout: float = 0.0
     stages: tuple[dict, ...] = ()
 
+    def __post_init__(self) -> None:
+        self.stages = plain_stages(self.stages)
+
 
 def _temporal_mean(h: torch.Tensor) -> torch.Tensor:
     """Mean over each node's temporal neighbours (same joint, frames t - 1 and t + 1).
@@ -285,7 +289,7 @@ class _VanillaGCNLayer(_GCNLayer):
     def __init__(self, dim_in, dim_out, adjacency: torch.Tensor, **kw):
         super().__init__(dim_in, dim_out, **kw)
         self.spatial = nn.Linear(dim_in, dim_out)
-        self.register_buffer("adjacency", adjacency, persistent=False)
+        self.register_buffer("adjacency", adjacency.clone(), persistent=False)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         agg = torch.einsum("uv,btvd->btud", self.adjacency, h)
@@ -368,7 +372,7 @@ class LiftingNet(LiftingModel):
         self.root = skel.root
         adjacency = skeleton_adjacency(skel)
         a_hat = adjacency + torch.eye(c.num_joints, device="cpu")
-        self.register_buffer("adjacency", adjacency, persistent=False)
+        self.register_buffer("adjacency", adjacency.clone(), persistent=False)
         self.register_buffer("degree_rsqrt", a_hat.sum(-1).rsqrt(), persistent=False)
         a_bar = normalize_adjacency(a_hat)
 
@@ -389,6 +393,9 @@ class LiftingNet(LiftingModel):
                 _VanillaGCNLayer(H, H, a_bar, **kw) for _ in range(L)
             )
         self.head = _VanillaGCNLayer(H, 3, a_bar, final=True, residual=False, dropout=0.0)
+        with torch.no_grad():  # start near the origin: poses are tenths of metres, not metres
+            self.head.spatial.weight.mul_(0.1)
+            self.head.temporal.weight.mul_(0.1)
 
     @property
     def inputs(self) -> tuple[str, ...]:  # type: ignore[override]
@@ -429,6 +436,8 @@ class LiftingNet(LiftingModel):
         if not isinstance(occlusion, torch.Tensor) or tuple(occlusion.shape) != shape:
             got = tuple(occlusion.shape) if isinstance(occlusion, torch.Tensor) else occlusion
             raise ValueError(f"LiftingNet: expected occlusion of shape {shape}, got {got}")
+        if not occlusion.is_meta and bool(((occlusion < 0) | (occlusion > 1)).any()):
+            raise ValueError("LiftingNet: occlusion values must lie in [0, 1] (1 = occluded)")
         return occlusion
 
     def forward(
@@ -451,9 +460,9 @@ class LiftingNet(LiftingModel):
             x = torch.cat([x, x[:, -1:].expand(B, Tp - T, *x.shape[2:])], 1)
             if occ is not None:
                 occ = torch.cat([occ, occ[:, -1:].expand(B, Tp - T, J)], 1)
-        x = x.view(B, Tp // d, d, J, -1).transpose(1, 2).reshape(B * d, Tp // d, J, -1)
+        x = x.reshape(B, Tp // d, d, J, -1).transpose(1, 2).reshape(B * d, Tp // d, J, -1)
         if occ is not None:
-            occ = occ.view(B, Tp // d, d, J).transpose(1, 2).reshape(B * d, Tp // d, J)
+            occ = occ.reshape(B, Tp // d, d, J).transpose(1, 2).reshape(B * d, Tp // d, J)
 
         h = self.embed(x)
         if c.temporal_encoding:
@@ -484,8 +493,7 @@ class LiftingNet(LiftingModel):
         out = self.head(collected / c.branch_layers)
 
         out = out.view(B, d, Tp // d, J, 3).transpose(1, 2).reshape(B, Tp, J, 3)[:, :T]
-        out = out - out[:, :, self.root : self.root + 1]
-        return LiftOutput(pose_3d=out)
+        return LiftOutput(pose_3d=root_relative(out, self.root))
 
 
 # --------------------------------------------------------------------------------------------
@@ -519,6 +527,9 @@ class FeatureNetConfig:
     beta: float = 1.0
     stages: tuple[dict, ...] = ()
 
+    def __post_init__(self) -> None:
+        self.stages = plain_stages(self.stages)
+
 
 @dataclass
 class FeatureNetOutput:
@@ -548,6 +559,8 @@ class FeatureNet(nn.Module):
     """
 
     inputs: ClassVar[tuple[str, ...]] = ("image",)
+    receptive_field: ClassVar[int] = 1  # one crop -> one frame of 2D and occlusion
+    predicts: ClassVar[str] = "centre"
 
     def __init__(self, config: FeatureNetConfig) -> None:
         super().__init__()
@@ -576,6 +589,15 @@ class FeatureNet(nn.Module):
     @property
     def num_joints(self) -> int:
         return int(self.config.num_joints)
+
+    def example_inputs(
+        self, batch_size: int = 1, num_frames: int | None = None, *, generator=None
+    ) -> dict[str, torch.Tensor]:
+        """``{"image": (B, 3, H, W)}`` random crops in [0, 1] of ``config.image_size``, on
+        the model's device (``num_frames`` is ignored: one crop per sample)."""
+        device = next(self.parameters()).device
+        image = torch.rand(batch_size, 3, *self.config.image_size, generator=generator)
+        return {"image": image.to(device)}
 
     def training_stages(self) -> tuple[dict[str, Any], ...]:
         """``config.stages`` if set, else one stage of eq. 8 with w_2D = 0.999 and
@@ -615,13 +637,29 @@ class FeatureNet(nn.Module):
 # --------------------------------------------------------------------------------------------
 
 
-@register_model("dgcnn_lifting_net", config=LiftingNetConfig())
+@register_model(
+    "dgcnn_lifting_net",
+    config=LiftingNetConfig(),
+    test_overrides={"hidden": 32, "frames": 4, "dilation": 2, "branch_layers": 2, "dropout": 0.0},
+)
 def dgcnn_lifting_net(config: LiftingNetConfig) -> LiftingNet:
     """DG-CNN Lifting-Net: dual-graph GCN, 40 frames at dilation 2, 2D + occlusion -> 3D."""
     return LiftingNet(config)
 
 
-@register_model("dgcnn_feature_net", config=FeatureNetConfig(), kind="image_2d")
+@register_model(
+    "dgcnn_feature_net",
+    config=FeatureNetConfig(),
+    test_overrides={
+        "stacks": 2,
+        "channels": 16,
+        "depth": 2,
+        "image_size": (64, 64),
+        "occlusion_pool": 2,
+        "occlusion_hidden": (16,),
+    },
+    kind="image_2d",
+)
 def dgcnn_feature_net(config: FeatureNetConfig) -> FeatureNet:
     """DG-CNN Feature-Net: stacked hourglass -> 2D heatmaps + per-joint occlusion."""
     return FeatureNet(config)

@@ -57,6 +57,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from poseviz.models._common import plain_stages, root_relative
 from poseviz.models.layers.hourglass import StackedHourglass
 from poseviz.models.registry import LiftingModel, LiftOutput, register_model
 
@@ -66,6 +67,8 @@ __all__ = [
     "LiftingByImage",
     "LiftingByImageConfig",
     "PoseGuidedAttention",
+    "PoseGuidedLayer",
+    "TransformerLayer",
     "kept_token_count",
     "register_image_encoder",
     "select_tokens",
@@ -118,6 +121,9 @@ class LiftingByImageConfig:
     stage2_layers: int = 3
     dropout: float = 0.0
     stages: tuple[dict, ...] = ()
+
+    def __post_init__(self) -> None:
+        self.stages = plain_stages(self.stages)
 
 
 # --------------------------------------------------------------------------------------------
@@ -457,6 +463,17 @@ class LiftingByImage(LiftingModel):
         if c.encoder_checkpoint:
             self.load_encoder_weights(c.encoder_checkpoint)
 
+    def example_inputs(
+        self, batch_size: int = 1, num_frames: int | None = None, *, generator=None
+    ) -> dict[str, torch.Tensor]:
+        """Random ``keypoints_2d`` ``(B, T, J, 2)`` in [-1, 1] (T = ``num_frames`` or 1) and
+        ``image`` ``(B, 3, H, W)`` in [0, 1] of ``config.image_size``, on the model's device."""
+        T = int(num_frames or 1)
+        device = next(self.parameters()).device
+        kp = torch.rand(batch_size, T, self.num_joints, 2, generator=generator) * 2 - 1
+        image = torch.rand(batch_size, 3, *self.config.image_size, generator=generator)
+        return {"keypoints_2d": kp.to(device), "image": image.to(device)}
+
     def load_encoder_weights(self, source: str | Path | dict[str, torch.Tensor]) -> None:
         """Initialise the encoder from a trained `FeatureNet` (2D-pose pretraining, Table 9):
         a safetensors file or state dict of a FeatureNet (``backbone.*`` keys) or of the
@@ -552,9 +569,9 @@ class LiftingByImage(LiftingModel):
         refined_map = refined_map.scatter(2, keep.unsqueeze(1).expand(-1, J, -1), attn2.mean(1))
         root = 0  # pelvis in h36m17
         return LiftOutput(
-            pose_3d=(refined - refined[:, root : root + 1]).unsqueeze(1),
+            pose_3d=root_relative(refined, root).unsqueeze(1),
             aux={
-                "coarse_3d": (coarse - coarse[:, root : root + 1]).unsqueeze(1),
+                "coarse_3d": root_relative(coarse, root).unsqueeze(1),
                 "attention": attention.view(B, 1, J, h, w),
                 "attention_refined": refined_map.view(B, 1, J, h, w),
                 "kept_tokens": mask.view(B, h, w),
@@ -562,7 +579,20 @@ class LiftingByImage(LiftingModel):
         )
 
 
-@register_model("lifting_by_image", config=LiftingByImageConfig())
+@register_model(
+    "lifting_by_image",
+    config=LiftingByImageConfig(),
+    test_overrides={
+        "encoder_stacks": 1,
+        "encoder_channels": 16,
+        "encoder_depth": 2,
+        "image_size": (64, 48),
+        "dim": 16,
+        "heads": 2,
+        "mlp_ratio": 2.0,
+        "dropout": 0.0,
+    },
+)
 def lifting_by_image(config: LiftingByImageConfig) -> LiftingByImage:
     """Lifting by Image: pose-guided transformer over 2D keypoints + crop features -> 3D."""
     return LiftingByImage(config)

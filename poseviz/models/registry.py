@@ -29,7 +29,7 @@ gradients for every parameter (through ``pose_3d`` and every floating-point tens
 ``aux``), the YAML round trip of the config, repeatable eval outputs, a tiny overfit and
 ``ValueError`` for malformed keypoints.
 
-Kinds. Most models are *lifting* models (`LiftingModel`, returning `LiftOutput` with 3D).
+**Kinds.** Most models are *lifting* models (`LiftingModel`, returning `LiftOutput` with 3D).
 A model that predicts something else registers with another ``kind``: DG-CNN's Feature-Net
 is ``kind="image_2d"`` (image -> 2D heatmaps + occlusion, `poseviz.models.dgcnn`).
 ``list_models()`` lists lifting models only (what lifting-model tests and the compare app
@@ -38,11 +38,14 @@ iterate over); ``list_models(kind="image_2d")`` or ``list_models(kind=None)`` sh
 it reads) and accepts them as keyword arguments: ``model(**{k: batch[k] for k in
 model.inputs})``.
 
-Wrappers. A name ``"<prefix>+<model>"`` resolves through the wrapper registered for
+**Wrappers.** A name ``"<prefix>+<model>"`` resolves through the wrapper registered for
 ``prefix`` (`register_wrapper`), e.g. ``create_model("scotl+videopose3d_t243")`` wraps any
 registered lifting model in SCoTL-pose's training (`poseviz.models.scotl`). Such names work
 in `create_model` and `get_model_spec` without being listed; a wrapper module may also
-`register_model` a few of them explicitly so that they are listed (and tested).
+`register_model` a few of them explicitly so that they are listed (and tested). A wrapper
+whose own parameters only train (SCoTL's loss-net) names their prefixes in the model's
+``training_only`` attribute; the registry tests check those through the model's training
+steps instead of through ``forward``.
 """
 
 from __future__ import annotations
@@ -185,8 +188,8 @@ class LiftingModel(nn.Module):
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A registered model: factory, default config, one-line description, and the config
-    overrides that make its small test version (see the module docstring)."""
+    """A registered model: factory, default config, one-line description, the config
+    overrides that make its small test version, and its kind (see the module docstring)."""
 
     name: str
     factory: Callable[[Any], LiftingModel]
@@ -228,8 +231,8 @@ def register_model(
             factory,
             config,
             doc if isinstance(doc, str) else "".join(doc),
-            test_overrides=overrides,
-            kind=kind,
+            overrides,
+            kind,
         )
         return factory
 

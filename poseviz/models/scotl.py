@@ -146,6 +146,13 @@ class SCoTLConfig:
     energy_l2: float = 1e-3
     steps: tuple[dict, ...] = field(default_factory=_default_steps)
 
+    def __post_init__(self) -> None:
+        # plain YAML types inside the free-form fields, so a YAML round trip is exact
+        self.pose_net_config = config_to_dict(dict(self.pose_net_config))
+        self.steps = tuple(
+            config_to_dict(dict(s)) if isinstance(s, Mapping) else s for s in self.steps
+        )
+
 
 def per_sample_mpjpe(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean per-joint position error of each sample, the task loss Delta of the margin:
@@ -159,7 +166,7 @@ class _EnergyBlock(nn.Module):
 
     def __init__(self, dim: int, heads: int, adjacency: torch.Tensor) -> None:
         super().__init__()
-        self.register_buffer("adjacency", adjacency, persistent=False)
+        self.register_buffer("adjacency", adjacency.clone(), persistent=False)
         self.norm_graph = nn.LayerNorm(dim)
         self.self_weight = nn.Linear(dim, dim)
         self.neighbour_weight = nn.Linear(dim, dim, bias=False)
@@ -240,7 +247,13 @@ class SCoTLPose(LiftingModel):
     """A registered pose-net trained with SCoTL-pose's loss-net (module docstring).
 
     ``forward(keypoints_2d, **inputs)`` is the pose-net's forward, unchanged.
+
+    Attributes:
+        training_only: parameter-name prefixes that ``forward`` never uses (the loss-net);
+            they train through `step_loss`.
     """
+
+    training_only: tuple[str, ...] = ("loss_net",)
 
     def __init__(self, config: SCoTLConfig) -> None:
         super().__init__(config)
@@ -287,6 +300,10 @@ class SCoTLPose(LiftingModel):
     @property
     def num_joints(self) -> int:
         return self.pose_net.num_joints
+
+    def example_inputs(self, *args: Any, **kwargs: Any) -> dict[str, torch.Tensor]:
+        """The pose-net's `example_inputs`."""
+        return self.pose_net.example_inputs(*args, **kwargs)
 
     def forward(self, keypoints_2d: torch.Tensor, **inputs: Any) -> LiftOutput:
         return self.pose_net(keypoints_2d, **inputs)
@@ -407,21 +424,33 @@ class SCoTLPose(LiftingModel):
         raise ValueError(f"SCoTLPose.step_loss: unknown step {name!r}; steps are {STEP_NAMES}")
 
 
+#: Loss-net size of the small test versions (`create_test_model`).
+SMALL_LOSS_NET = {"hidden": 16, "layers": 1, "heads": 2}
+
+
 def _scotl_spec(name: str, inner: ModelSpec) -> ModelSpec:
     if inner.kind != "lifting":
         raise ValueError(f"{name!r}: SCoTL wraps lifting models; {inner.name!r} is {inner.kind!r}")
     return ModelSpec(
-        name,
-        SCoTLPose,
-        SCoTLConfig(pose_net=inner.name),
-        f"SCoTL-pose trainable loss around {inner.name}",
+        name=name,
+        factory=SCoTLPose,
+        default_config=SCoTLConfig(pose_net=inner.name),
+        description=f"SCoTL-pose trainable loss around {inner.name}",
+        test_overrides={"pose_net_config": dict(inner.test_overrides), **SMALL_LOSS_NET},
     )
 
 
 register_wrapper("scotl", _scotl_spec)
 
 
-@register_model("scotl+dgcnn_lifting_net", config=SCoTLConfig(pose_net="dgcnn_lifting_net"))
+@register_model(
+    "scotl+dgcnn_lifting_net",
+    config=SCoTLConfig(pose_net="dgcnn_lifting_net"),
+    test_overrides={
+        "pose_net_config": {"hidden": 32, "frames": 4, "dilation": 2, "branch_layers": 2},
+        **SMALL_LOSS_NET,
+    },
+)
 def scotl_dgcnn_lifting_net(config: SCoTLConfig) -> SCoTLPose:
     """DG-CNN Lifting-Net trained with SCoTL-pose's graph loss-net."""
     return SCoTLPose(config)

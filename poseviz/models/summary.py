@@ -90,6 +90,11 @@ def count_macs(
         return _count(model, inputs, forward_kwargs, meta=False)[0]
 
 
+def _primary_output(out: Any) -> torch.Tensor:
+    """``pose_3d`` of a lifting model's output; ``keypoints_2d`` of a 2D image model's."""
+    return out.pose_3d if hasattr(out, "pose_3d") else out.keypoints_2d
+
+
 @dataclass(frozen=True)
 class ModelSummary:
     """What a registered model is and costs.
@@ -99,7 +104,7 @@ class ModelSummary:
         parameters: parameter elements.
         macs: multiply-accumulates of one forward pass on ``input_shapes``.
         input_shapes: name -> shape of the default input (batch 1, one receptive field).
-        output_shape: shape of ``pose_3d`` for that input.
+        output_shape: shape of ``pose_3d`` for that input (``keypoints_2d`` for 2D models).
         receptive_field: input frames one output frame depends on.
         inputs: the inputs ``forward`` uses.
         predicts: ``"sequence"`` or ``"centre"``.
@@ -138,7 +143,7 @@ def summarize(name: str, *, num_frames: int | None = None, **overrides: Any) -> 
         parameters=count_parameters(model),
         macs=macs,
         input_shapes={k: tuple(v.shape) for k, v in inputs.items()},
-        output_shape=tuple(out.pose_3d.shape),
+        output_shape=tuple(_primary_output(out).shape),
         receptive_field=int(model.receptive_field),
         inputs=tuple(model.inputs),
         predicts=str(model.predicts),

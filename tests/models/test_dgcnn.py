@@ -11,7 +11,7 @@ import torch
 
 from poseviz.geometry import soft_argmax_2d
 from poseviz.losses import LossStage, build_loss
-from poseviz.models import create_model, list_models
+from poseviz.models import create_model, list_models, summarize
 from poseviz.models.dgcnn import (
     FeatureNet,
     LiftingNet,
@@ -172,6 +172,16 @@ def test_occlusion_is_required_and_checked():
         model(x, occ[:, :4])
     with pytest.raises(ValueError, match=r"keypoints_2d of shape \(B, T, 17, 2 or 3\)"):
         model(x[..., :1], occ)
+    with pytest.raises(ValueError, match=r"must lie in \[0, 1\]"):
+        model(x, occ * 2)
+
+
+def test_confidence_channel_is_ignored_without_occlusion_input():
+    model = create_model("dgcnn_lifting_net", use_occlusion=False, **SMALL_LIFT).eval()
+    assert model.inputs == ("keypoints_2d",)
+    x, _ = _lift_inputs(T=8)
+    with_conf = torch.cat([x, torch.rand(2, 8, 17, 1)], -1)
+    assert torch.allclose(model(with_conf).pose_3d, model(x).pose_3d)
 
 
 def test_occlusion_labels_change_the_prediction():
@@ -263,3 +273,16 @@ def test_feature_net_paper_size():
         model = create_model("dgcnn_feature_net")
     n = sum(p.numel() for p in model.parameters())
     assert abs(n - 32e6) / 32e6 < 0.05, n  # §5.5: ~32M parameters
+
+
+@pytest.mark.parametrize("graph", ["dual", "baseline"])
+def test_summary_counts_the_paper_config(graph):
+    summary = summarize("dgcnn_lifting_net", num_frames=40, graph=graph)
+    assert summary.input_shapes == {"keypoints_2d": (1, 40, 17, 2), "occlusion": (1, 40, 17)}
+    assert summary.output_shape == (1, 40, 17, 3) and summary.macs > 0
+
+
+def test_summary_of_the_feature_net():
+    feature = summarize("dgcnn_feature_net", **SMALL_FEAT)
+    assert feature.input_shapes == {"image": (1, 3, 64, 64)}
+    assert feature.output_shape == (1, 1, 17, 2) and feature.macs > 0

@@ -86,10 +86,15 @@ def test_every_parameter_gets_a_gradient(name):
     out = model(**_inputs(model))
     loss = out.pose_3d.square().mean() + sum(v.square().mean() for v in _tensor_aux(out))
     loss.backward()
-    missing = [
-        n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0
-    ]
+    # parameters a model declares training-only (SCoTL's loss-net) must not be used by forward
+    training_only = tuple(f"{p}." for p in getattr(model, "training_only", ()))
+    used = [(n, p) for n, p in model.named_parameters() if not n.startswith(training_only)]
+    missing = [n for n, p in used if p.grad is None or not p.grad.abs().sum() > 0]
     assert not missing, f"{name}: parameters without a gradient: {missing}"
+    reached = [
+        n for n, p in model.named_parameters() if n.startswith(training_only) and p.grad is not None
+    ]
+    assert not reached, f"{name}: training-only parameters used by forward: {reached}"
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -8,7 +8,14 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from poseviz.losses import LossStage, build_loss
-from poseviz.models import create_model, list_models
+from poseviz.models import (
+    count_macs,
+    create_model,
+    create_test_model,
+    get_model_spec,
+    list_models,
+    summarize,
+)
 from poseviz.models.scotl import EnergyNet, SCoTLPose, TrainingStep, per_sample_mpjpe
 
 SMALL_LIFT = dict(hidden=16, frames=8, dilation=2, branch_layers=2)
@@ -197,3 +204,15 @@ def test_names_stages_and_bad_configs():
         create_model("scotl+dgcnn_lifting_net", pose_net_config={"hiden": 3})
     with pytest.raises(ValueError, match="unknown step"):
         _scotl_dgcnn().step_loss("critic", _batch())
+
+
+def test_mac_count_of_the_wrapper_equals_the_pose_net():
+    """`count_macs` runs the model functionally on the meta device (shared buffers would be
+    rejected there); the wrapper costs exactly what the bare pose-net costs."""
+    wrapped = create_test_model("scotl+dgcnn_lifting_net", layers=2)
+    assert count_macs(wrapped) == count_macs(wrapped.export_pose_net()) > 0
+    small = get_model_spec("scotl+dgcnn_lifting_net").test_overrides
+    assert (
+        summarize("scotl+dgcnn_lifting_net", **small).macs
+        == summarize("dgcnn_lifting_net", **small["pose_net_config"]).macs
+    )
