@@ -150,7 +150,9 @@ def rebuild_table(models: Path) -> None:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("run", nargs="?", type=Path, help="finished run folder (runs/<name>)")
     p.add_argument("folder", nargs="?", type=Path, help="model folder models/<name>")
     p.add_argument("--table", action="store_true", help="only rebuild models/README.md's table")
