@@ -74,7 +74,7 @@ def ship(run: Path, folder: Path, *, quiet: bool) -> dict:
     sequences = load_sequences("demo", progress=not quiet)
     preds = predict_sequences(model, sequences, model_id=name, progress=not quiet)
     report = score_predictions(preds, sequences, label=name, progress=not quiet)
-    config = load_config(folder / "config.yaml")
+    config = load_config(run / "config.yaml")  # as trained (with any --set overrides)
     train_ds, _ = build_datasets(config.data, model=model, seed=config.trainer.seed)
     baseline = mean_pose_mpjpe(mean_training_pose(train_ds), preds, sequences)
     record = json.loads((run / "run.json").read_text())
