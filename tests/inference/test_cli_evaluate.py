@@ -73,3 +73,17 @@ def test_bad_model_paths_fail_clearly(tmp_path, model_dir, capsys):
     assert main(["predict", str(model_dir), "demo", "-o", str(tmp_path / "p.npz"), "--quiet"]) == 2
     assert "not a readable safetensors file" in capsys.readouterr().err
     assert main(["predict", str(tmp_path / "nope"), "demo", "-o", "x.npz"]) == 2
+
+
+def test_mean_pose_baseline_against_numpy(tmp_path, model_dir):
+    from poseviz.inference import load_model, predict_sequences
+    from poseviz.training.evaluate import mean_pose_mpjpe
+
+    val = [s for s in load_demo(progress=False) if s.subject == "val"][:1]
+    preds = predict_sequences(load_model(model_dir), val, cameras=["cam0"], progress=False)
+    mean = np.random.default_rng(0).normal(scale=0.3, size=(17, 3))
+    mean -= mean[0]
+    seq = val[0]
+    X = world_to_camera(seq.joints_3d, seq.cameras["cam0"])
+    want = np.linalg.norm(mean - (X - X[:, :1]), axis=-1).mean() * 1000
+    assert mean_pose_mpjpe(mean, preds, val) == pytest.approx(want, rel=1e-6)
