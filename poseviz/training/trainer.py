@@ -765,7 +765,7 @@ class Trainer:
         if self.logger is not None:
             return
         labels = []
-        for s in self.stages:
+        for s in self.stages if not self.steps else ():  # alternating steps log their own parts
             labels += [k for k in s.weights if k not in labels]
         labels += [k for k in loss_columns if k not in labels and k != "loss"]
         self.logger = RunLogger(
