@@ -142,12 +142,13 @@ class WindowProbe(LiftingModel):
 
 
 def _register() -> None:
+    # kind "test": list_models() (and so the registry-parametrised model tests) skip them
     if "tiny_lifter" not in _REGISTRY:
-        register_model("window_probe", config=WindowConfig())(WindowProbe)
-        register_model("tiny_staged", config=TinyConfig())(TinyStaged)
-        register_model("tiny_lifter", config=TinyConfig())(TinyLifter)
-        register_model("tiny_energy", config=TinyConfig())(TinyEnergyLifter)
-        register_model("tiny_lifter_bn", config=TinyConfig(batchnorm=True))(TinyLifter)
+        register_model("window_probe", config=WindowConfig(), kind="test")(WindowProbe)
+        register_model("tiny_staged", config=TinyConfig(), kind="test")(TinyStaged)
+        register_model("tiny_lifter", config=TinyConfig(), kind="test")(TinyLifter)
+        register_model("tiny_energy", config=TinyConfig(), kind="test")(TinyEnergyLifter)
+        register_model("tiny_lifter_bn", config=TinyConfig(batchnorm=True), kind="test")(TinyLifter)
 
 
 _register()
