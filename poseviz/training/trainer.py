@@ -27,6 +27,17 @@ optional, duck-typed; the contract `poseviz.models.scotl` documents):
 
 Every loss value is checked: a NaN or infinite loss stops training with
 `TrainingDiverged` naming the step, the epoch, the stage and the offending terms.
+
+Exact resume. Checkpoints hold the weights, every optimiser and the schedule, the position
+(epoch, batch in the epoch, stage), the torch / numpy / Python RNG states and the epoch's
+running loss; the data order is a function of ``(seed, epoch)``, the trainer's flips of
+``(seed, step)``, and DataLoaders draw their worker seeds from their own generators, so N
+steps + ``--resume`` N steps equals 2N steps bit for bit on CPU (one process).
+
+Devices. CUDA when available (``trainer.device``): bfloat16 autocast for the forward pass
+(losses in float32; ``trainer.amp``), pinned host memory and non-blocking copies. Frozen
+stage modules are kept in eval mode (BatchNorm statistics stay put). ``trainer.threads``
+sets torch's CPU threads, ``trainer.time_limit_min`` a wall-clock budget.
 """
 
 from __future__ import annotations
