@@ -260,6 +260,26 @@ def interleaved(
     return timed / bare_total, timed / trainer_total, paired
 
 
+def fixed_cost(steps: int = 300) -> tuple[float, float]:
+    """Milliseconds per step of the trainer and of the bare loop on a model that costs
+    almost nothing (martinez_baseline with 8 hidden units, batch 4 of one frame): the
+    trainer's own per-step cost, measured where load noise is small in absolute terms."""
+    raw = {
+        "name": "fixed-cost",
+        "model": {"name": "martinez_baseline", "hidden": 8, "dropout": 0.0},
+        "data": {"source": "demo", "batch_size": 4, "flip": True, "options": {"length": 1}},
+        "loss": {"mpjpe": 1.0},
+        "optim": {"name": "adam", "lr": 1e-3},
+    }
+    config = config_from_mapping(copy.deepcopy(raw))
+    model = create_model(config.model.name, **config.model.overrides)
+    batches, _ = record_batches(config, model, steps)
+    warmup = steps // 10
+    bare, trainer, _ = interleaved(raw, batches, warmup)
+    f = frames(batches[0])
+    return 1000 * f / trainer, 1000 * f / bare
+
+
 def measure(label: str, raw: dict[str, Any], args, *, steps: int) -> dict[str, Any]:
     config = config_from_mapping(copy.deepcopy(raw))
     model = create_model(config.model.name, **config.model.overrides)
@@ -308,6 +328,11 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; frames = batch x clip")
+    t_ms, b_ms = fixed_cost()
+    print(
+        f"fixed cost per step on a near-free model: trainer {t_ms:.2f} ms, bare loop {b_ms:.2f} ms "
+        f"(the trainer adds {t_ms - b_ms:.2f} ms per step)"
+    )
     rows = []
     for name in args.models:
         if "paper" in args.which:
