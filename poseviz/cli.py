@@ -199,6 +199,59 @@ def _add_models(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=lambda args: (p.print_help(), 0)[1])
 
 
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    from poseviz.training.cli import add_train
+
+    add_train(sub)
+
+
+def _add_predict(sub: argparse._SubParsersAction) -> None:
+    from poseviz.inference.cli import add_predict
+
+    add_predict(sub)
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    # evaluation = inference (predict every view) + training's report (score and write)
+    from pathlib import Path
+
+    from poseviz.inference.cli import run_predictions
+    from poseviz.training.evaluate import HEADLINE, score_predictions, write_report
+
+    predictions, sequences, model_id = run_predictions(args)
+    report = score_predictions(predictions, sequences, label=model_id, progress=not args.quiet)
+    out = Path(args.output or Path("eval") / model_id)
+    info = {
+        "model": str(args.model),
+        "data": str(args.data),
+        "flip_tta": bool(args.flip_tta),
+        "views": len(predictions),
+        "frames": sum(p.num_frames for p in predictions),
+    }
+    paths = write_report(report, out, info=info)
+    shown = [f"{k} {report.overall[k]:.4g}" for k in HEADLINE if k in report.overall]
+    print(f"{model_id} on {args.data}: " + ", ".join(shown))
+    print(f"wrote {paths['metrics']}, {paths['markdown']} and tables in {out / 'tables'}")
+    return 0
+
+
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    from poseviz.inference.cli import add_model_arguments
+
+    p = sub.add_parser(
+        "evaluate",
+        help="score a trained model on a dataset: metrics.json and per-action/joint/severity tables",
+        description=(
+            "Predict every view of DATA with MODEL and score it: MPJPE, P-MPJPE, N-MPJPE, "
+            "MPJVE, PCK/AUC, PSIM+ (spatial, temporal), LSE, BSLE, depth-order accuracy; "
+            "overall, per joint, per action, camera, sequence and occlusion severity."
+        ),
+    )
+    add_model_arguments(p)
+    p.add_argument("-o", "--output", help="report folder (default eval/<model>)")
+    p.set_defaults(handler=_cmd_evaluate)
+
+
 # Command groups; later subsystems append their own `_add_*` here.
 def _add_rating(sub: argparse._SubParsersAction) -> None:
     from poseviz.rating.cli import add_rating
@@ -210,6 +263,9 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_skeleton,
     _add_data,
     _add_models,
+    _add_train,
+    _add_evaluate,
+    _add_predict,
     _add_lift,
     _add_rating,
 ]
