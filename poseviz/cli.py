@@ -252,13 +252,13 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_cmd_evaluate)
 
 
-# Command groups; later subsystems append their own `_add_*` here.
 def _add_rating(sub: argparse._SubParsersAction) -> None:
     from poseviz.rating.cli import add_rating
 
     add_rating(sub)
 
 
+# Command groups, in the order `poseviz --help` lists them.
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_skeleton,
     _add_data,

@@ -113,7 +113,7 @@ def ship(run: Path, folder: Path, *, quiet: bool) -> dict:
         "Graphics Lab motions (mocap.cs.cmu.edu) as BVH from `papagina/Auto_Conditioned_RNN_motion` "
         "(see `../shared/data/cmu_bvh_acrnn/README.md`); without them, drop `data.paths`.",
         f"- Training: {steps} steps ({epochs} epochs), {minutes:.1f} min, {record['runs'][-1]['world_size']} "
-        f"process(es) on {record['runs'][-1]['device']} ({cpu_name()}, {torch.get_num_threads()} threads), "
+        f"process(es) on {record['runs'][-1]['device']} ({cpu_name()}, {config.trainer.threads or torch.get_num_threads()} thread(s)), "
         f"poseviz {record['runs'][-1]['poseviz']}, torch {record['runs'][-1]['torch']}.",
         f"- Held-out demo clips: MPJPE {report.overall['MPJPE']:.1f} mm, P-MPJPE "
         f"{report.overall['P-MPJPE']:.1f} mm, PSIM+ {report.overall['PSIM+']:.4f}; predicting the mean "

@@ -76,6 +76,9 @@ class ClipOptions:
         occlusion: add occlusion labels and severities (default: when the model reads
             ``occlusion``).
         target_fps: resample motion files to about this rate (every k-th frame).
+        demo_repeat: how many times the demo training clips count per epoch beside the
+            motion files (each copy gets its own pool of virtual views), so that a few
+            demo clips are not drowned by hours of mocap: the held-out clips are demo clips.
         image_size, heatmap_size, image_stride, cache_images: synthetic crops for image
             models (defaults: the model's ``image_size``, a quarter of it, every 4th frame,
             cached).
@@ -96,6 +99,7 @@ class ClipOptions:
     confidence: bool | None = None
     occlusion: bool | None = None
     target_fps: float | None = None
+    demo_repeat: int = 1
     image_size: tuple[int, int] | None = None
     heatmap_size: tuple[int, int] | None = None
     image_stride: int = 4
@@ -126,10 +130,14 @@ Group = tuple[tuple[float, float, float], list[PoseSequence]]  # (world up axis,
 DEMO_UP = (0.0, 0.0, 1.0)  # the demo's world is Z up (poseviz.data.demo)
 
 
-def _demo(split: str) -> list[PoseSequence]:
+def _demo(split: str, repeat: int = 1) -> list[PoseSequence]:
     from poseviz.data import load_demo
 
-    return [s for s in load_demo(progress=True) if s.subject == split]
+    if repeat < 1:
+        raise ValueError(
+            f"config.data.options.demo_repeat: expected an integer >= 1, got {repeat!r}"
+        )
+    return [s for s in load_demo(progress=True) if s.subject == split] * repeat
 
 
 def _resample(seq: PoseSequence, target_fps: float | None) -> PoseSequence:
@@ -373,7 +381,7 @@ def demo_source(config: Any, *, model: Any, seed: int) -> tuple[Dataset, Dataset
     """Demo training clips (plus ``paths``) under random virtual cameras; demo validation
     clips through their own cameras (module docstring)."""
     o = _options(config)
-    train: list[Group] = [(DEMO_UP, _demo("train"))]
+    train: list[Group] = [(DEMO_UP, _demo("train", o.demo_repeat))]
     if config.paths:
         train += _motion(config.paths, o.target_fps)
     return _clip_sets(train, _demo("val"), config, model, seed)
@@ -388,5 +396,5 @@ def motion_source(config: Any, *, model: Any, seed: int) -> tuple[Dataset, Datas
     o = _options(config)
     train = _motion(config.paths, o.target_fps)
     if config.include_demo:
-        train = [(DEMO_UP, _demo("train")), *train]
+        train = [(DEMO_UP, _demo("train", o.demo_repeat)), *train]
     return _clip_sets(train, _demo("val"), config, model, seed)

@@ -52,6 +52,29 @@ def test_demo_source_follows_the_model(tmp_path):
         build_datasets(config.data, model=model, seed=0)
 
 
+def test_demo_repeat_counts_the_demo_clips_several_times(tmp_path):
+    model = create_model(**SMALL_VP3D)
+    once, _ = build_datasets(_config(tmp_path).data, model=model, seed=0)
+    data = {
+        "source": "demo",
+        "batch_size": 16,
+        "options": {"views_per_sequence": 2, "demo_repeat": 3},
+    }
+    thrice, _ = build_datasets(_config(tmp_path, data=data).data, model=model, seed=0)
+    assert len(thrice) == 3 * len(once)
+    n = len(once)
+    first, copy = once.__getitems__([5]), thrice.__getitems__([5 + n])
+    # the same window of the same clip, seen through another copy's virtual cameras
+    assert first["sequence"] == copy["sequence"]
+    assert not torch.equal(first["keypoints_2d"], copy["keypoints_2d"])
+    torch.testing.assert_close(
+        first["pose_3d"].norm(dim=-1), copy["pose_3d"].norm(dim=-1), rtol=0.2, atol=0.05
+    )
+    data["options"]["demo_repeat"] = 0
+    with pytest.raises(ValueError, match="demo_repeat: expected an integer >= 1"):
+        build_datasets(_config(tmp_path, data=data).data, model=model, seed=0)
+
+
 def test_real_families_train_through_the_engine(tmp_path):
     # centre-frame model, demo source, flip inside the dataset
     result = Trainer(_config(tmp_path)).fit()
