@@ -3,9 +3,11 @@
     panel serve apps/compare.py                                  # demo data, shipped models
     panel serve apps/compare.py --args --source PATH [--models DIR] [--model NAME ...]
 
-PATH is anything `poseviz.data.load` reads (or ``demo``); DIR holds one folder per trained
-model (default ``models/`` beside this file). Composition only: the components live in
-`poseviz.viz`, models are loaded by `poseviz.inference` and wrapped as predictors here.
+PATH is anything `poseviz.data.load` reads, a video (MP4, AVI, MOV, ...), or ``demo``; DIR
+holds one folder per trained model (default ``models/`` beside this file). Composition
+only: the components live in `poseviz.viz`; models are loaded by `poseviz.inference` and
+wrapped as predictors here, and videos are read by `poseviz.inference.video` (MediaPipe 2D,
+one tracked person) through `read_video`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import panel as pn
 
-from poseviz.viz.compare import CompareApp
+from poseviz.viz.compare import CompareApp, LoadedSource
 from poseviz.viz.predictors import perturbed_predictors
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,6 +32,9 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--models", default=str(REPO / "models"), help="folder of models")
     parser.add_argument("--model", action="append", default=[], help="model to show at start")
     parser.add_argument("--renderer", default="canvas", choices=["canvas", "vtk"])
+    parser.add_argument(
+        "--max-frames", type=int, default=0, help="read at most this many frames of a video"
+    )
     args, _ = parser.parse_known_args(sys.argv[1:])
     return args
 
@@ -60,6 +65,13 @@ class _ModelPredictor:
     def __call__(self, sequence, camera_id, progress=None):
         if self._model is None:
             self._model = self._inference.load_model(self.folder)
+        if sequence.joints_3d is None and camera_id in sequence.video:
+            # a video in the wild: image models see real person crops of its frames
+            from poseviz.inference.video import predict_video
+
+            return _done(
+                predict_video(self._model, sequence, camera_id, model_id=self.folder.name), progress
+            )
         prediction = self._inference.predict_sequence(
             self._model, sequence, camera_id, model_id=self.folder.name
         )
@@ -68,9 +80,29 @@ class _ModelPredictor:
             prediction.aux["crop_size"] = np.tile(
                 np.asarray(size, np.int64), (prediction.num_frames, 1)
             )
-        if progress is not None:
-            progress(1.0)
-        return prediction
+        return _done(prediction, progress)
+
+
+def _done(prediction, progress):
+    if progress is not None:
+        progress(1.0)
+    return prediction
+
+
+def read_video(path: str, *, max_frames: int | None = None, progress=None) -> LoadedSource:
+    """A video -> one tracked person's 2D (MediaPipe BlazePose, detections cached by the
+    video's content hash) and MediaPipe's own 3D as the model ``mediapipe_world``: the
+    `poseviz.viz.compare.VideoReader` of this app."""
+    from poseviz.inference.video import mediapipe_prediction, track_video
+
+    def report(done: int, total: int | None) -> None:
+        if progress is not None and total:
+            progress(done / total)
+
+    tracked = track_video(path, max_frames=max_frames, progress=report)
+    return LoadedSource(
+        f"video {Path(path).name}", [tracked.sequence], [mediapipe_prediction(tracked)]
+    )
 
 
 def default_source() -> str | None:
@@ -90,6 +122,8 @@ app = CompareApp(
     source=args.source or default_source(),
     models=args.model or trained[:3] or list(predictors)[:3],
     renderer=args.renderer,
+    video_reader=read_video,
+    video_max_frames=max(args.max_frames, 0),
 )
 pn.template.BootstrapTemplate(  # no web fonts: works offline
     title="poseviz - compare",

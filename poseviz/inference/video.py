@@ -41,6 +41,8 @@ __all__ = [
     "detect_video",
     "iter_frames",
     "lift_tracked_video",
+    "mediapipe_prediction",
+    "predict_video",
     "read_video_info",
     "track_video",
     "video_hash",
@@ -458,6 +460,86 @@ def video_to_sequence(video: str | Path, **options: Any) -> PoseSequence:
     return track_video(video, **options).sequence
 
 
+def predict_video(
+    model: Any,
+    sequence: PoseSequence,
+    camera_id: str,
+    *,
+    model_id: str | None = None,
+    progress: bool = False,
+) -> Prediction:
+    """A lifting model's `Prediction` for a view that has a video (``sequence.video``).
+
+    Keypoint models get the view's 2D (``poseviz.inference.predict_sequence``); models that
+    read ``image`` get real person crops of the video (`poseviz.inference.crops.crop_inputs`
+    at their ``config.image_size``), and the record's aux gains ``crop_box`` ``(T, 4)``
+    pixels and ``crop_size`` ``(T, 2)`` (height, width), the crops their attention covers.
+
+    Args:
+        model: a loaded lifting model (``poseviz.inference.load_model``).
+        sequence, camera_id: the view; ``joints_2d`` ``(T, 17, 2)`` pixels, ``confidence``
+            and ``occluded`` ``(T, 17)``.
+        model_id: the record's model label (default: the model's class name).
+        progress: progress bars for cropping.
+
+    Returns:
+        ``joints_3d`` ``(T, 17, 3)`` root-relative camera-frame metres.
+
+    Raises:
+        ValueError: an image model and a view without a video or 2D keypoints.
+    """
+    from poseviz.inference import predict_sequence
+
+    if "image" not in getattr(model, "inputs", ()):
+        return predict_sequence(model, sequence, camera_id, model_id=model_id)
+    from poseviz.inference.crops import crop_inputs, person_boxes
+
+    video = sequence.video.get(camera_id)
+    if video is None or camera_id not in sequence.joints_2d:
+        raise ValueError(
+            f"sequence {sequence.name!r} camera {camera_id!r}: an image model needs the view's "
+            "video and 2D keypoints"
+        )
+    size = tuple(int(v) for v in model.config.image_size)
+    joints, conf = sequence.joints_2d[camera_id], sequence.confidence.get(camera_id)
+    inputs = crop_inputs(
+        video, joints, conf, sequence.occluded.get(camera_id), size=size, progress=progress
+    )
+    pred = predict_sequence(model, sequence, camera_id, model_id=model_id, inputs=inputs)
+    T = pred.num_frames
+    pred.aux["crop_box"] = person_boxes(joints, conf, aspect=size[1] / size[0])[:T]
+    pred.aux["crop_size"] = np.tile(np.asarray(size, np.int64), (T, 1))
+    return pred
+
+
+def mediapipe_prediction(tracked: TrackedVideo) -> Prediction:
+    """MediaPipe's own monocular 3D of the followed person as a `Prediction` named
+    ``"mediapipe_world"``: world landmarks mapped to h36m17, ``(T, 17, 3)`` metres,
+    pelvis-centred, camera-aligned axes; frames without a detection interpolated
+    (`poseviz.data.tracking.fill_gaps`). Aux: ``joints_2d`` ``(T, 17, 2)`` pixels,
+    ``confidence`` and ``occluded`` ``(T, 17)``, ``detected`` and ``segment`` ``(T,)``."""
+    seq, cam, track = tracked.sequence, tracked.camera_id, tracked.track
+    world = fill_gaps(tracked.world_3d, np.repeat(track.detected[:, None], 17, 1))
+    return Prediction(
+        model_id="mediapipe_world",
+        sequence_id=seq.name,
+        camera_id=cam,
+        joints_3d=world,
+        aux=_per_frame_aux(tracked),
+    )
+
+
+def _per_frame_aux(tracked: TrackedVideo) -> dict[str, np.ndarray]:
+    seq, cam, track = tracked.sequence, tracked.camera_id, tracked.track
+    return {
+        "joints_2d": seq.joints_2d[cam],
+        "confidence": seq.confidence[cam],
+        "occluded": seq.occluded[cam],
+        "detected": track.detected,
+        "segment": track.segment,
+    }
+
+
 def lift_tracked_video(
     tracked: TrackedVideo,
     model: Any,
@@ -469,7 +551,7 @@ def lift_tracked_video(
 
     Keypoint models get the view's 2D (``poseviz.inference.predict_sequence``); models that
     read ``image`` get real person crops (`poseviz.inference.crops.crop_inputs`) at their
-    ``config.image_size``.
+    ``config.image_size`` (`predict_video`).
 
     Args:
         tracked: from `track_video`.
@@ -480,49 +562,20 @@ def lift_tracked_video(
     Returns:
         ``(prediction, mediapipe)``: the model's `Prediction` (``joints_3d`` ``(T', 17, 3)``
         root-relative camera-frame metres for its ``frame_indices``) and MediaPipe's world
-        landmarks as a `Prediction` named ``"mediapipe_world"`` (``(T, 17, 3)``, gaps
-        interpolated). Both carry per-frame aux ``joints_2d`` ``(T, 17, 2)`` pixels,
-        ``confidence`` and ``occluded`` ``(T, 17)``, ``detected`` and ``segment`` ``(T,)``.
+        landmarks as a `Prediction` named ``"mediapipe_world"`` (`mediapipe_prediction`,
+        ``(T, 17, 3)``, gaps interpolated). Both carry per-frame aux ``joints_2d``
+        ``(T, 17, 2)`` pixels, ``confidence`` and ``occluded`` ``(T, 17)``, ``detected`` and
+        ``segment`` ``(T,)``; an image model's also ``crop_box`` and ``crop_size``.
     """
-    from poseviz.inference import predict_sequence
-
-    seq, cam, track = tracked.sequence, tracked.camera_id, tracked.track
-    if "image" in getattr(model, "inputs", ()):
-        from poseviz.inference.crops import crop_inputs
-
-        inputs = crop_inputs(
-            seq.video[cam],
-            seq.joints_2d[cam],
-            seq.confidence[cam],
-            seq.occluded[cam],
-            size=tuple(model.config.image_size),
-            progress=progress,
-        )
-        raw = predict_sequence(model, seq, cam, inputs=inputs)
-    else:
-        raw = predict_sequence(model, seq, cam)
-    per_frame = {
-        "joints_2d": seq.joints_2d[cam],
-        "confidence": seq.confidence[cam],
-        "occluded": seq.occluded[cam],
-        "detected": track.detected,
-        "segment": track.segment,
-    }
+    seq, cam = tracked.sequence, tracked.camera_id
+    raw = predict_video(model, seq, cam, progress=progress)
     idx = np.asarray(raw.frame_indices)
     prediction = Prediction(
         model_id=model_id,
         sequence_id=seq.name,
         camera_id=cam,
         joints_3d=raw.joints_3d,
-        aux={**raw.aux, **{k: v[idx] for k, v in per_frame.items()}},
+        aux={**raw.aux, **{k: v[idx] for k, v in _per_frame_aux(tracked).items()}},
         frame_indices=idx,
     )
-    world = fill_gaps(tracked.world_3d, np.repeat(track.detected[:, None], 17, 1))
-    mediapipe = Prediction(
-        model_id="mediapipe_world",
-        sequence_id=seq.name,
-        camera_id=cam,
-        joints_3d=world,
-        aux=per_frame,
-    )
-    return prediction, mediapipe
+    return prediction, mediapipe_prediction(tracked)

@@ -5,6 +5,12 @@ into a `SequenceAnalysis`: ground truth and predictions in display coordinates, 
 and per-frame errors, PSIM+ with its components, and the labels the colour modes use. No
 Panel here: the components only read these arrays, and tests check them directly.
 
+A view with 2D but no 3D ground truth (a video in the wild) is analysed too: the
+ground-truth arrays and every error are None (`SequenceAnalysis.has_ground_truth` is
+False), and what needs no ground truth remains: the 2D, the detector's confidence and
+occlusion estimate, and each prediction's plausibility on its own (`ModelResult`'s
+``lse_mm``, ``acceleration_mm``, ``bone_std_mm``).
+
 Frames and coordinates:
 - Errors follow the usual protocol: both poses root-relative (pelvis at the origin) in the
   camera frame, in millimetres. MPJPE per frame is the mean over all J joints (the root's
@@ -16,8 +22,11 @@ Frames and coordinates:
   position (``R^T X_cam + root_world``), so the two can be compared side by side.
 - A sequence without cameras (motion capture) is seen through a virtual Human3.6M-like rig
   and gets occlusion labels (`with_virtual_cameras`).
-- The numbers are `poseviz.metrics.functional`'s: ``joint_errors``, ``p_mpjpe``, ``mpjve``
-  and ``psim_plus``.
+- Without ground truth the predictions are drawn with the root at the world origin, and
+  the display's up is the camera's up (``-y`` of the camera in world coordinates): the
+  person stands as the camera saw them.
+- The numbers are `poseviz.metrics.functional`'s: ``joint_errors``, ``p_mpjpe``, ``mpjve``,
+  ``psim_plus``, ``lse`` and ``bone_lengths``.
 """
 
 from __future__ import annotations
@@ -32,7 +41,15 @@ import numpy as np
 from poseviz.data.cameras import attach_cameras, h36m_like_rig
 from poseviz.data.occlusion import label_sequence
 from poseviz.geometry import project, world_to_camera
-from poseviz.metrics.functional import PSIMPlusResult, joint_errors, mpjve, p_mpjpe, psim_plus
+from poseviz.metrics.functional import (
+    PSIMPlusResult,
+    bone_lengths,
+    joint_errors,
+    lse,
+    mpjve,
+    p_mpjpe,
+    psim_plus,
+)
 from poseviz.skeleton import get_skeleton
 from poseviz.structures import Camera, PoseSequence, Prediction
 
@@ -40,6 +57,8 @@ __all__ = [
     "ModelResult",
     "SequenceAnalysis",
     "analyse",
+    "acceleration_per_frame",
+    "bone_length_std",
     "display_rotation",
     "up_axis",
     "with_virtual_cameras",
@@ -106,34 +125,54 @@ class ModelResult:
     Attributes:
         prediction: the `Prediction` record.
         camera_frame: ``(T, J, 3)`` root-relative camera-frame prediction, metres.
-        display: ``(T, J, 3)`` display coordinates (anchored at the ground-truth root).
-        error_mm: ``(T, J)`` per-joint position error, millimetres.
+        display: ``(T, J, 3)`` display coordinates (anchored at the ground-truth root, or
+            at the origin without ground truth).
+        error_mm: ``(T, J)`` per-joint position error, millimetres (None without ground
+            truth, like the other errors and ``psim``).
         mpjpe_mm, pa_mpjpe_mm, velocity_error_mm: ``(T,)`` per-frame errors in mm
             (velocity: mm per frame, NaN at frame 0).
         psim: temporal PSIM+ (`poseviz.metrics.functional.PSIMPlusResult`, numpy):
             per-frame ``positional``, ``structural``, ``sensitivity``, ``frame_score``,
             ``temporal_weight`` ``(T,)``, ``sensitive_mask`` ``(T, J)``, and ``score``.
         occlusion_prob: ``(T, J)`` predicted occlusion probability, or None.
+        lse_mm: ``(T,)`` limb symmetry error of the prediction alone, mm
+            (`poseviz.metrics.functional.lse`); needs no ground truth.
+        acceleration_mm: ``(T,)`` mean joint acceleration of the root-relative prediction,
+            mm per frame squared (`acceleration_per_frame`: jitter); no ground truth needed.
+        bone_std_mm: the prediction's bone lengths' standard deviation over time, mean over
+            bones, mm (`bone_length_std`: a rigid skeleton keeps 0); no ground truth needed.
     """
 
     prediction: Prediction
     camera_frame: np.ndarray
     display: np.ndarray
-    error_mm: np.ndarray
-    mpjpe_mm: np.ndarray
-    pa_mpjpe_mm: np.ndarray
-    velocity_error_mm: np.ndarray
-    psim: PSIMPlusResult
+    error_mm: np.ndarray | None
+    mpjpe_mm: np.ndarray | None
+    pa_mpjpe_mm: np.ndarray | None
+    velocity_error_mm: np.ndarray | None
+    psim: PSIMPlusResult | None
     occlusion_prob: np.ndarray | None = None
     aux: dict[str, np.ndarray] = field(default_factory=dict)
+    lse_mm: np.ndarray | None = None
+    acceleration_mm: np.ndarray | None = None
+    bone_std_mm: float = float("nan")
 
     @property
     def name(self) -> str:
         return self.prediction.model_id
 
+    @property
+    def has_ground_truth(self) -> bool:
+        """Whether the errors (against 3D ground truth) exist."""
+        return self.error_mm is not None
+
     def summary(self) -> dict[str, float]:
         """Sequence-level numbers: MPJPE, P-MPJPE, MPJVE (mm), PSIM+ (temporal score and
-        its frame averages of P, S, V), and the share of sensitive joints."""
+        its frame averages of P, S, V), and the share of sensitive joints. Without ground
+        truth, the prediction's own plausibility instead: LSE (mm), bone-length standard
+        deviation over time (mm) and mean joint acceleration (mm/frame^2)."""
+        if not self.has_ground_truth:
+            return self.plausibility()
         return {
             "MPJPE (mm)": float(np.mean(self.mpjpe_mm)),
             "P-MPJPE (mm)": float(np.mean(self.pa_mpjpe_mm)),
@@ -147,6 +186,19 @@ class ModelResult:
             "sensitive joints (%)": float(100 * np.mean(self.psim.sensitive_mask)),
         }
 
+    def plausibility(self) -> dict[str, float]:
+        """Numbers of the prediction alone (no ground truth needed): mean LSE (mm), bone
+        length standard deviation over time (mm), mean acceleration (mm/frame^2; NaN
+        under three frames)."""
+        acc = self.acceleration_mm
+        return {
+            "LSE (mm)": float(np.mean(self.lse_mm)) if self.lse_mm is not None else float("nan"),
+            "bone length std (mm)": float(self.bone_std_mm),
+            "acceleration (mm/frame^2)": float(np.nanmean(acc))
+            if acc is not None and np.isfinite(acc).any()
+            else float("nan"),
+        }
+
 
 @dataclass
 class SequenceAnalysis:
@@ -157,8 +209,9 @@ class SequenceAnalysis:
         camera_id, camera: the view the predictions lift.
         frames: ``(T,)`` indices into the sequence of the analysed frames.
         to_display: ``(3, 3)`` world -> display rotation.
-        gt_world, gt_display: ``(T, J, 3)`` ground truth, metres.
-        gt_camera: ``(T, J, 3)`` root-relative camera-frame ground truth, metres.
+        gt_world, gt_display: ``(T, J, 3)`` ground truth, metres (None without 3D).
+        gt_camera: ``(T, J, 3)`` root-relative camera-frame ground truth, metres (None
+            without 3D).
         keypoints_2d: ``(T, J, 2)`` pixels in that camera (the sequence's 2D, else the
             projected ground truth).
         confidence, occluded: ``(T, J)`` labels of that camera, or None.
@@ -170,9 +223,9 @@ class SequenceAnalysis:
     camera: Camera
     frames: np.ndarray
     to_display: np.ndarray
-    gt_world: np.ndarray
-    gt_display: np.ndarray
-    gt_camera: np.ndarray
+    gt_world: np.ndarray | None
+    gt_display: np.ndarray | None
+    gt_camera: np.ndarray | None
     keypoints_2d: np.ndarray
     confidence: np.ndarray | None
     occluded: np.ndarray | None
@@ -183,8 +236,17 @@ class SequenceAnalysis:
         return int(len(self.frames))
 
     @property
+    def num_joints(self) -> int:
+        return int(self.keypoints_2d.shape[1])
+
+    @property
     def fps(self) -> float:
         return self.sequence.fps
+
+    @property
+    def has_ground_truth(self) -> bool:
+        """Whether the sequence has 3D ground truth (else no errors, no PSIM+)."""
+        return self.gt_world is not None
 
     def summary_rows(self) -> list[dict[str, Any]]:
         """One row per model: ``{"model", "sequence", "camera", <metric>: value}``."""
@@ -220,6 +282,40 @@ def _common_frames(sequence: PoseSequence, predictions: Sequence[Prediction]) ->
     return frames
 
 
+def acceleration_per_frame(joints: np.ndarray) -> np.ndarray:
+    """Mean joint acceleration of a pose sequence, a ground-truth-free measure of jitter.
+
+    Args:
+        joints: ``(T, J, 3)`` metres (root-relative for a lifting model's output).
+
+    Returns:
+        ``(T,)`` millimetres per frame squared: at frame ``t`` the mean over joints of
+        ``|x_{t+1} - 2 x_t + x_{t-1}|``; NaN at the first and last frame.
+    """
+    x = np.asarray(joints, dtype=np.float64)
+    if x.ndim != 3 or x.shape[-1] != 3:
+        raise ValueError(f"acceleration_per_frame: expected (T, J, 3) metres, got {x.shape}")
+    out = np.full(len(x), np.nan)
+    if len(x) >= 3:
+        acc = x[2:] - 2 * x[1:-1] + x[:-2]
+        out[1:-1] = np.linalg.norm(acc, axis=-1).mean(-1) * 1000.0
+    return out
+
+
+def bone_length_std(joints: np.ndarray, skeleton: str = "h36m17") -> float:
+    """How much a sequence's bones change length, a ground-truth-free consistency measure.
+
+    Args:
+        joints: ``(T, J, 3)`` metres.
+
+    Returns:
+        The standard deviation over the T frames of each bone's length
+        (`poseviz.metrics.functional.bone_lengths`), averaged over the bones, in mm.
+    """
+    lengths = bone_lengths(np.asarray(joints, dtype=np.float64), layout=skeleton)  # (T, B)
+    return float(np.std(lengths, axis=0).mean() * 1000.0)
+
+
 def analyse(
     sequence: PoseSequence,
     camera_id: str | None = None,
@@ -230,8 +326,10 @@ def analyse(
     """Everything the compare views draw for ``sequence`` seen from ``camera_id``.
 
     Args:
-        sequence: a `PoseSequence` with ``joints_3d`` ``(T, J, 3)`` world metres in
-            ``h36m17``. Without cameras it gets a virtual rig (`with_virtual_cameras`).
+        sequence: a `PoseSequence` in ``h36m17`` with ``joints_3d`` ``(T, J, 3)`` world
+            metres (without cameras it gets a virtual rig, `with_virtual_cameras`), or
+            without ``joints_3d`` but with the view's ``joints_2d`` ``(T, J, 2)`` pixels and
+            camera (a video in the wild: no ground truth, no errors).
         camera_id: the view (default: the first camera id).
         predictions: `Prediction` records for this sequence and camera, ``joints_3d``
             ``(T', J, 3)`` root-relative camera frame; frames are matched through their
@@ -239,22 +337,31 @@ def analyse(
         psim_window: PSIM+'s temporal window (default: the metric's default).
 
     Raises:
-        ValueError: no 3D ground truth, an unknown camera, a prediction for another
-            camera or with a different joint count.
+        ValueError: neither 3D ground truth nor the view's 2D, an unknown camera, a
+            prediction for another camera or with a different joint count.
     """
-    if sequence.joints_3d is None:
-        raise ValueError(f"sequence {sequence.name!r} has no 3D ground truth to compare with")
     if sequence.skeleton != "h36m17":
         raise ValueError(
             f"sequence {sequence.name!r}: expected the h36m17 layout, got {sequence.skeleton!r} "
             "(read it without raw=True)"
         )
-    sequence = with_virtual_cameras(sequence)
+    has_gt = sequence.joints_3d is not None
+    if has_gt:
+        sequence = with_virtual_cameras(sequence)
+    elif not sequence.joints_2d:
+        raise ValueError(
+            f"sequence {sequence.name!r} has neither 3D ground truth nor 2D keypoints to show"
+        )
     camera_id = camera_id or sorted(sequence.cameras)[0]
     if camera_id not in sequence.cameras:
         raise ValueError(
             f"sequence {sequence.name!r} has no camera {camera_id!r}; it has "
             f"{sorted(sequence.cameras)}"
+        )
+    if not has_gt and camera_id not in sequence.joints_2d:
+        raise ValueError(
+            f"sequence {sequence.name!r} has no 3D ground truth and no 2D keypoints for "
+            f"camera {camera_id!r}"
         )
     camera = sequence.cameras[camera_id]
     skel = get_skeleton("h36m17")
@@ -271,12 +378,18 @@ def analyse(
             )
     frames = _common_frames(sequence, predictions)
 
-    gt_world = np.asarray(sequence.joints_3d[frames], dtype=np.float64)
-    if np.isnan(gt_world).any():  # mocap gaps: hold the last seen position
-        gt_world = _fill_nan(gt_world)
-    to_display = display_rotation(up_axis(gt_world))
-    gt_display = gt_world @ to_display.T
-    gt_camera = _root_relative(world_to_camera(gt_world, camera), root)
+    if has_gt:
+        gt_world = np.asarray(sequence.joints_3d[frames], dtype=np.float64)
+        if np.isnan(gt_world).any():  # mocap gaps: hold the last seen position
+            gt_world = _fill_nan(gt_world)
+        to_display = display_rotation(up_axis(gt_world))
+        gt_display = gt_world @ to_display.T
+        gt_camera = _root_relative(world_to_camera(gt_world, camera), root)
+        root_world = gt_world[:, root : root + 1]
+    else:  # the camera's up (-y) becomes the display's up; predictions at the origin
+        gt_world = gt_display = gt_camera = None
+        to_display = display_rotation(-np.asarray(camera.R, dtype=np.float64)[1])
+        root_world = np.zeros((len(frames), 1, 3))
     if camera_id in sequence.joints_2d:
         kp2d = sequence.joints_2d[camera_id][frames]
     else:
@@ -288,13 +401,22 @@ def analyse(
     for p in predictions:
         pos = {int(f): i for i, f in enumerate(p.frame_indices)}
         pred = _root_relative(p.joints_3d[[pos[int(f)] for f in frames]].astype(np.float64), root)
-        err = joint_errors(pred, gt_camera)  # (T, J) mm, root-aligned
-        pa = p_mpjpe(pred, gt_camera, reduction="pose")  # (T,) mm
-        vel = np.full(len(frames), np.nan)
-        if len(frames) > 1:
-            vel[1:] = mpjve(pred, gt_camera, reduction="pose")  # frame t vs t - 1
-        psim = psim_plus(gt_camera, pred, temporal=True, window=psim_window)
-        world = pred @ camera.R + gt_world[:, root : root + 1]  # R^T x, at the GT root
+        errors: dict[str, Any] = dict.fromkeys(
+            ("error_mm", "mpjpe_mm", "pa_mpjpe_mm", "velocity_error_mm", "psim")
+        )
+        if has_gt:
+            err = joint_errors(pred, gt_camera)  # (T, J) mm, root-aligned
+            vel = np.full(len(frames), np.nan)
+            if len(frames) > 1:
+                vel[1:] = mpjve(pred, gt_camera, reduction="pose")  # frame t vs t - 1
+            errors = {
+                "error_mm": err,
+                "mpjpe_mm": err.mean(-1),
+                "pa_mpjpe_mm": p_mpjpe(pred, gt_camera, reduction="pose"),  # (T,) mm
+                "velocity_error_mm": vel,
+                "psim": psim_plus(gt_camera, pred, temporal=True, window=psim_window),
+            }
+        world = pred @ camera.R + root_world  # R^T x, at the GT root (or the origin)
         aux = {k: np.asarray(v)[[pos[int(f)] for f in frames]] for k, v in p.aux.items()}
         occ_prob = aux.get("occlusion_prob")
         if occ_prob is not None and occ_prob.shape != (len(frames), J):
@@ -306,13 +428,12 @@ def analyse(
             prediction=p,
             camera_frame=pred,
             display=world @ to_display.T,
-            error_mm=err,
-            mpjpe_mm=err.mean(-1),
-            pa_mpjpe_mm=pa,
-            velocity_error_mm=vel,
-            psim=psim,
             occlusion_prob=occ_prob,
             aux=aux,
+            lse_mm=np.asarray(lse(pred, reduction="pose"), dtype=np.float64),
+            acceleration_mm=acceleration_per_frame(pred),
+            bone_std_mm=bone_length_std(pred),
+            **errors,
         )
     return SequenceAnalysis(
         sequence=sequence,

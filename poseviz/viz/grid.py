@@ -1,5 +1,9 @@
 """A synchronised grid of skeleton views: ground truth plus any number of predictions, one
-frame counter, one set of playback controls, one colour mode, linkable cameras."""
+frame counter, one set of playback controls, one colour mode, linkable cameras.
+
+Without 3D ground truth (a video in the wild) the grid shows the predictions alone, drops
+the ground-truth ghost and the colour modes that need ground truth (per-joint error, PSIM+
+sensitive joints), and says so."""
 
 from __future__ import annotations
 
@@ -33,6 +37,11 @@ MODE_LABELS = {
     "occlusion_prob": "predicted occlusion",
     "confidence": "detector confidence",
 }
+GROUND_TRUTH_MODES = ("error", "sensitive")  # colour modes that compare with ground truth
+NO_GROUND_TRUTH_NOTE = (
+    "No 3D ground truth: the views show the models' predictions only; per-joint error and "
+    "PSIM+ colours need ground truth and are off."
+)
 
 
 class SkeletonGrid(pn.viewable.Viewer):
@@ -40,10 +49,13 @@ class SkeletonGrid(pn.viewable.Viewer):
 
     Params:
         analysis: the `SequenceAnalysis` to show (assign a new one to switch sequence or
-            models; the frame is kept where it still exists).
+            models; the frame is kept where it still exists). Without ground truth only the
+            models are shown.
         frame: the frame every view shows.
         color_mode: joint colours of every view (`poseviz.viz.colors.COLOR_MODES`); a view
-            without the data for it shows left/right colours.
+            without the data for it shows left/right colours. Without ground truth an
+            error mode gives way to detector confidence (else occlusion, else left/right)
+            and comes back with the next analysis that has ground truth.
         link_cameras: all views share one camera.
         show_reference: draw the ground truth as a grey ghost in the prediction views.
         show_frustum: draw the analysed camera's frustum.
@@ -69,6 +81,15 @@ class SkeletonGrid(pn.viewable.Viewer):
         )
         self.controls.param.watch(self._on_controls_frame, "frame")
         self._grid = pn.GridBox(ncols=self.columns, sizing_mode="stretch_width")
+        self._note = pn.pane.Alert(
+            NO_GROUND_TRUTH_NOTE, alert_type="info", visible=False, sizing_mode="stretch_width"
+        )
+        self._mode_select = pn.widgets.Select.from_param(
+            self.param.color_mode, options=self._mode_options(), label="joint colours", width=200
+        )
+        self._wanted_mode = self.color_mode
+        self._switching = False
+        self._framed_gt: bool | None = None
         self.views: list[SkeletonView] = []
         self._rebuild()
 
@@ -85,16 +106,54 @@ class SkeletonGrid(pn.viewable.Viewer):
                 return v
         raise KeyError(f"no view {name!r}; views: {self.view_names}")
 
+    @property
+    def available_modes(self) -> list[str]:
+        """Colour modes with data in at least one view of the current analysis."""
+        a = self.analysis
+        have = {"side"}
+        if a.has_ground_truth and a.models:
+            have.update(GROUND_TRUTH_MODES)
+        if a.occluded is not None:
+            have.add("occlusion")
+        if a.confidence is not None:
+            have.add("confidence")
+        if any(r.occlusion_prob is not None for r in a.models.values()):
+            have.add("occlusion_prob")
+        return [m for m in COLOR_MODES if m in have]
+
+    def _mode_options(self) -> dict[str, str]:
+        gt = self.analysis.has_ground_truth
+        return {MODE_LABELS[m]: m for m in COLOR_MODES if gt or m not in GROUND_TRUTH_MODES}
+
+    def _fit_mode(self) -> None:
+        """Without ground truth an error mode gives way (see ``color_mode``); the mode the
+        user chose comes back when ground truth does."""
+        a = self.analysis
+        self._note.visible = not a.has_ground_truth
+        mode = self._wanted_mode
+        if not a.has_ground_truth and mode in GROUND_TRUTH_MODES:
+            fallback = [m for m in ("confidence", "occlusion") if m in self.available_modes]
+            mode = fallback[0] if fallback else "side"
+        self._switching = True
+        try:  # widen the choices, set the mode, then narrow them: the value stays valid
+            self._mode_select.options = {MODE_LABELS[m]: m for m in COLOR_MODES}
+            self.color_mode = mode
+            self._mode_select.options = self._mode_options()
+        finally:
+            self._switching = False
+
     def _rebuild(self) -> None:
         a = self.analysis
         T = a.num_frames
         self.param.frame.bounds = (0, T - 1)
         frame = min(self.frame, T - 1)
+        self._fit_mode()
         camera = self._shared_camera()
         frustum = camera_frustum(a.camera, a.to_display) if self.show_frustum else None
-        ground = ground_for(
-            np.concatenate([a.gt_display, *(r.display for r in a.models.values())], axis=1)
-        )
+        shown = [r.display for r in a.models.values()]
+        if a.has_ground_truth:
+            shown.insert(0, a.gt_display)
+        ground = ground_for(np.concatenate(shown, axis=1)) if shown else None
         common = dict(
             frame=frame,
             group=self.group,
@@ -106,14 +165,16 @@ class SkeletonGrid(pn.viewable.Viewer):
             occluded=a.occluded,
             renderer=self.renderer,
         )
-        views = [
-            SkeletonView(
-                joints=a.gt_display,
-                title="ground truth",
-                view_camera=camera if self.link_cameras else _copy(camera),
-                **common,
+        views = []
+        if a.has_ground_truth:
+            views.append(
+                SkeletonView(
+                    joints=a.gt_display,
+                    title="ground truth",
+                    view_camera=camera if self.link_cameras else _copy(camera),
+                    **common,
+                )
             )
-        ]
         for name, res in a.models.items():
             views.append(
                 SkeletonView(
@@ -122,22 +183,32 @@ class SkeletonGrid(pn.viewable.Viewer):
                     title=name,
                     view_camera=camera if self.link_cameras else _copy(camera),
                     error_mm=res.error_mm,
-                    sensitive=res.psim.sensitive_mask,
+                    sensitive=None if res.psim is None else res.psim.sensitive_mask,
                     occlusion_prob=res.occlusion_prob,
                     **common,
                 )
             )
         self.views = views
-        self._grid.objects = views
+        self._grid.objects = views or [
+            pn.pane.Markdown("No 3D yet: add a model to lift the 2D keypoints.", margin=(10, 20))
+        ]
         with param.discard_events(self):
             self.frame = frame
         self.controls.param.update(num_frames=T, fps=a.fps)  # first: it sets frame's bounds
         self.controls.frame = frame
 
     def _shared_camera(self) -> ViewCamera:
-        if self.views and self.link_cameras:
+        a = self.analysis
+        # the user's camera stays, unless the scene changed kind: predictions alone (no
+        # ground truth) sit at the origin, far from where a world-frame truth may be
+        if self.views and self.link_cameras and self._framed_gt == a.has_ground_truth:
             return self.views[0].view_camera
-        return default_camera(self.analysis.gt_display)
+        self._framed_gt = a.has_ground_truth
+        if a.has_ground_truth:
+            return default_camera(a.gt_display)
+        if a.models:
+            return default_camera(np.concatenate([r.display for r in a.models.values()], 1))
+        return ViewCamera()
 
     # -- reactions ------------------------------------------------------------------------
     def _on_controls_frame(self, event: param.parameterized.Event) -> None:
@@ -151,6 +222,8 @@ class SkeletonGrid(pn.viewable.Viewer):
 
     @param.depends("color_mode", watch=True)
     def _mode_changed(self) -> None:
+        if not getattr(self, "_switching", False):  # the user's choice, not a fallback
+            self._wanted_mode = self.color_mode
         for v in self.views:
             v.color_mode = self.color_mode
 
@@ -175,12 +248,7 @@ class SkeletonGrid(pn.viewable.Viewer):
     def widgets(self) -> pn.viewable.Viewable:
         """The grid's options as widgets."""
         return pn.Row(
-            pn.widgets.Select.from_param(
-                self.param.color_mode,
-                options={MODE_LABELS[m]: m for m in COLOR_MODES},
-                label="joint colours",
-                width=200,
-            ),
+            self._mode_select,
             pn.widgets.Checkbox.from_param(self.param.link_cameras, label="link cameras"),
             pn.widgets.Checkbox.from_param(self.param.show_reference, label="ground-truth ghost"),
             pn.widgets.Checkbox.from_param(self.param.show_frustum, label="camera frustum"),
@@ -188,7 +256,9 @@ class SkeletonGrid(pn.viewable.Viewer):
         )
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Column(self.widgets(), self._grid, self.controls, sizing_mode="stretch_width")
+        return pn.Column(
+            self.widgets(), self._note, self._grid, self.controls, sizing_mode="stretch_width"
+        )
 
 
 def _copy(camera: ViewCamera) -> ViewCamera:

@@ -6,6 +6,11 @@ Numbers come from `SequenceAnalysis` (errors in mm, root-relative camera frame; 
 MPJVE are means over all frames of a group, PSIM+ (temporal) the mean of the sequences'
 scores, and ``PSIM+ frame`` the mean of the per-frame spatial score (the only PSIM+ that a
 per-severity group, whose frames are scattered over sequences, can have).
+
+Without 3D ground truth (a video in the wild) the sequence table holds what the
+predictions show on their own (`ModelResult.plausibility`: LSE, bone-length standard
+deviation, acceleration), a note says which metrics need ground truth, and the dataset
+tables leave such sequences out.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from poseviz.data.occlusion import occlusion_severity, severity_names
 from poseviz.viz.analysis import SequenceAnalysis
 
 __all__ = [
+    "NO_GROUND_TRUTH_NOTE",
     "MetricsTable",
     "dataset_tables",
     "frame_records",
@@ -30,6 +36,12 @@ __all__ = [
     "sequence_table",
     "tables_to_csv",
 ]
+
+NO_GROUND_TRUTH_NOTE = (
+    "No 3D ground truth: MPJPE, P-MPJPE, MPJVE and PSIM+ compare with it and are not "
+    "computed. The table shows the predictions' own plausibility: limb symmetry error "
+    "(LSE), how much bone lengths vary over time, and mean joint acceleration (jitter)."
+)
 
 
 def sequence_table(analysis: SequenceAnalysis) -> pd.DataFrame:
@@ -51,7 +63,9 @@ def severity_of_frames(occluded: np.ndarray | None) -> np.ndarray | None:
 def frame_records(analysis: SequenceAnalysis) -> pd.DataFrame:
     """One row per (model, frame): model, sequence, action, severity, ``mpjpe``,
     ``pa_mpjpe``, ``velocity`` (mm) and ``psim_frame``, plus the sequence's temporal
-    ``psim`` score on every row."""
+    ``psim`` score on every row. Empty for an analysis without ground truth."""
+    if not analysis.has_ground_truth:
+        return pd.DataFrame()
     sev = severity_of_frames(analysis.occluded)
     parts = []
     for name, res in analysis.models.items():
@@ -165,6 +179,8 @@ class MetricsTable(pn.viewable.Viewer):
                     table.round(3), sizing_mode="stretch_width", max_height=400, escape=True
                 )
             )
+        if not self.analysis.has_ground_truth:
+            items.insert(0, pn.pane.Alert(NO_GROUND_TRUTH_NOTE, alert_type="info"))
         if not self.analysis.models:
             items.append(pn.pane.Markdown("Add a model to see its metrics."))
         self._layout.objects = items

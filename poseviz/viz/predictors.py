@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -32,7 +32,9 @@ ProgressCallback = Callable[[float], None]
 class Predictor(Protocol):
     """Lifts one view of a sequence: returns a `Prediction` with ``joints_3d`` ``(T, J, 3)``
     root-relative camera-frame metres. ``progress`` (if given) is called with the fraction
-    done in [0, 1]."""
+    done in [0, 1]. A predictor that needs the sequence's 3D ground truth (a stand-in, not
+    a model) says so with a true ``needs_ground_truth`` attribute; the compare app then
+    leaves it out for videos and other sequences without 3D."""
 
     def __call__(
         self, sequence: PoseSequence, camera_id: str, progress: ProgressCallback | None = None
@@ -72,6 +74,7 @@ class PerturbedGroundTruth:
     depth_bias_mm: float = 0.0
     occlusion_noise: float = 0.25
     seed: int = 0
+    needs_ground_truth: ClassVar[bool] = True  # it perturbs the ground truth
 
     def __call__(
         self, sequence: PoseSequence, camera_id: str, progress: ProgressCallback | None = None

@@ -8,6 +8,11 @@ many plots fit on one page).
 - the velocity error per frame (mm per frame);
 and a joints x frames heat map of one model's per-joint error. A vertical cursor marks
 ``frame``; a click on any plot sets ``frame`` to the clicked frame (seek).
+
+Without 3D ground truth (a video in the wild) those need what is missing and are hidden
+behind a note; shown instead are the 2D detector's mean confidence and occluded share per
+frame, every model's limb symmetry error and joint acceleration per frame (plausibility of
+the prediction alone), and a joints x frames heat map of the detector's confidence.
 """
 
 from __future__ import annotations
@@ -44,6 +49,11 @@ PSIM_COMPONENTS = {
     "temporal_weight": ("w_t", "dashdot"),
 }
 CURSOR_COLOR = "#d62728"
+NO_GROUND_TRUTH_NOTE = (
+    "**No 3D ground truth** for this sequence: PSIM+, MPJPE, P-MPJPE, the velocity error and "
+    "the per-joint error heat map compare with it and are hidden. Shown: the 2D detector's "
+    "confidence and occlusion estimate, and each model's plausibility on its own."
+)
 
 
 def _bins(T: int, max_points: int) -> int:
@@ -127,6 +137,10 @@ class Timelines(pn.viewable.Viewer):
     def __init__(self, analysis: SequenceAnalysis, **params: Any) -> None:
         super().__init__(analysis=analysis, **params)
         self._panes = pn.Column(sizing_mode="stretch_width")
+        self._note = pn.pane.Alert(
+            NO_GROUND_TRUTH_NOTE, alert_type="info", visible=False, sizing_mode="stretch_width"
+        )
+        self._widgets = self._make_widgets()
         self._build()
 
     # -- figures --------------------------------------------------------------------------
@@ -178,7 +192,19 @@ class Timelines(pn.viewable.Viewer):
         self._psim_renderers: dict[str, list] = {k: [] for k in PSIM_COMPONENTS}
         x_range = Range1d(0, max(T - 1, 1), bounds=(0, max(T - 1, 1)))
         frames = np.arange(T)
+        gt = a.has_ground_truth
+        self._note.visible = not gt
+        self._psim_widget.visible = self._heat_widget.visible = gt
+        if gt:
+            self._error_figures(x_range, frames)
+        else:
+            self._plausibility_figures(x_range, frames)
+        self._heat_figure(x_range)
+        self._panes.objects = [pn.pane.Bokeh(f, sizing_mode="stretch_width") for f in self.figures]
+        self._ready = True
 
+    def _error_figures(self, x_range: Range1d, frames: np.ndarray) -> None:
+        a = self.analysis
         psim = self._figure(
             "PSIM+ per frame (solid; P dashed, S dotted, V dot-dash, w_t dash-dot)",
             "similarity",
@@ -219,15 +245,70 @@ class Timelines(pn.viewable.Viewer):
                 legend_label=name,
             )
 
+    def _plausibility_figures(self, x_range: Range1d, frames: np.ndarray) -> None:
+        """Without ground truth: the detector's per-frame confidence and occluded share,
+        and every model's LSE and acceleration per frame."""
+        a, n = self.analysis, self.max_points
+        if a.confidence is not None or a.occluded is not None:
+            det = self._figure(
+                "2D detector per frame: mean confidence (solid), occluded joints (dashed)",
+                "share",
+                x_range,
+                legend=True,
+                y_range=Range1d(0, 1.02),
+            )
+            if a.confidence is not None:
+                det.line(
+                    *envelope(frames, np.mean(a.confidence, axis=1), n),
+                    color="#444444",
+                    line_width=2,
+                    legend_label="confidence",
+                )
+            if a.occluded is not None:
+                det.line(
+                    *envelope(frames, np.mean(a.occluded, axis=1), n),
+                    color=CURSOR_COLOR,
+                    line_dash="dashed",
+                    line_width=1.5,
+                    legend_label="occluded",
+                )
+        lse_fig = self._figure(
+            "limb symmetry error per frame (LSE: left vs right bone lengths)",
+            "mm",
+            x_range,
+            legend=True,
+        )
+        acc = self._figure(
+            "joint acceleration per frame (jitter)", "mm / frame²", x_range, legend=True
+        )
+        for i, (name, res) in enumerate(a.models.items()):
+            color = model_color(i)
+            lse_fig.line(
+                *envelope(frames, res.lse_mm, n), color=color, line_width=2, legend_label=name
+            )
+            acc.line(
+                *envelope(frames, res.acceleration_mm, n),
+                color=color,
+                line_width=1.5,
+                legend_label=name,
+            )
+
+    def _heat_figure(self, x_range: Range1d) -> None:
+        a = self.analysis
+        gt = a.has_ground_truth
         self._heat_source = ColumnDataSource(self._heat_data())
         heat = self._figure(
             "per-joint error (joints x frames)",
             "",
             x_range,
-            y_range=Range1d(-0.5, a.gt_camera.shape[1] - 0.5),
+            y_range=Range1d(-0.5, a.num_joints - 0.5),
         )
         heat.height = max(self.plot_height, 230)
-        mapper = LinearColorMapper(palette=Viridis256, low=0, high=self.error_max_mm)
+        mapper = LinearColorMapper(
+            palette=Viridis256 if gt else Viridis256[::-1],  # low confidence bright, like error
+            low=0,
+            high=self.error_max_mm if gt else 1.0,
+        )
         heat.image(
             image="image",
             x=-0.5,
@@ -241,23 +322,35 @@ class Timelines(pn.viewable.Viewer):
         heat.yaxis.ticker = FixedTicker(ticks=list(range(len(names_j))))
         heat.yaxis.major_label_overrides = {i: n for i, n in enumerate(names_j)}
         heat.yaxis.major_label_text_font_size = "9px"
-        heat.add_layout(ColorBar(color_mapper=mapper, title="mm", width=8), "right")
-        heat.add_tools(HoverTool(tooltips=[("frame", "$x{0}"), ("mm", "@image{0.0}")]))
+        unit = "mm" if gt else "confidence"
+        heat.add_layout(ColorBar(color_mapper=mapper, title=unit, width=8), "right")
+        fmt = "@image{0.0}" if gt else "@image{0.00}"
+        heat.add_tools(HoverTool(tooltips=[("frame", "$x{0}"), (unit, fmt)]))
         self._heat_mapper = mapper
         self._heat = heat
         self._set_heat_title()
-        self._panes.objects = [pn.pane.Bokeh(f, sizing_mode="stretch_width") for f in self.figures]
-        self._ready = True
 
     def _heat_data(self) -> dict[str, list]:
         a = self.analysis
-        if self.heatmap_model is None or self.heatmap_model not in a.models:
-            img = np.full((a.gt_camera.shape[1], a.num_frames), np.nan)
+        if not a.has_ground_truth:
+            if a.confidence is None:
+                img = np.full((a.num_joints, a.num_frames), np.nan)
+            else:  # the worst (lowest) confidence of each bin
+                img = -column_max(-np.asarray(a.confidence, np.float64), self.max_points).T
+        elif self.heatmap_model is None or self.heatmap_model not in a.models:
+            img = np.full((a.num_joints, a.num_frames), np.nan)
         else:
             img = column_max(a.models[self.heatmap_model].error_mm, self.max_points).T
         return {"image": [np.ascontiguousarray(img)], "dw": [a.num_frames], "dh": [img.shape[0]]}
 
     def _set_heat_title(self) -> None:
+        if not self.analysis.has_ground_truth:
+            self._heat.title.text = (
+                "2D detector confidence, joints x frames"
+                if self.analysis.confidence is not None
+                else "2D detector confidence (none in this sequence)"
+            )
+            return
         self._heat.title.text = (
             f"per-joint error, joints x frames: {self.heatmap_model}"
             if self.heatmap_model
@@ -272,7 +365,8 @@ class Timelines(pn.viewable.Viewer):
 
     @property
     def heatmap_image(self) -> np.ndarray:
-        """``(J, T)`` values of the heat map on show (mm)."""
+        """``(J, T)`` values of the heat map on show (mm; detector confidence in [0, 1]
+        without ground truth)."""
         return self._heat_source.data["image"][0]
 
     def visible_psim_components(self) -> list[str]:
@@ -303,25 +397,34 @@ class Timelines(pn.viewable.Viewer):
 
     @param.depends("error_max_mm", watch=True)
     def _heat_scale(self) -> None:
-        self._heat_mapper.high = self.error_max_mm
+        if self.analysis.has_ground_truth:  # else the scale is confidence's [0, 1]
+            self._heat_mapper.high = self.error_max_mm
 
     @param.depends("analysis", watch=True)
     def _analysis_changed(self) -> None:
         self.frame = min(self.frame, self.analysis.num_frames - 1)
         self._build()
 
-    def widgets(self) -> pn.viewable.Viewable:
-        return pn.Row(
-            pn.widgets.CheckButtonGroup.from_param(
-                self.param.psim_components,
-                options={label: key for key, (label, _) in PSIM_COMPONENTS.items()},
-                label="PSIM+ curves",
-                color="default",
-            ),
-            pn.widgets.Select.from_param(
-                self.param.heatmap_model, label="heat map model", width=220
-            ),
+    def _make_widgets(self) -> pn.Row:
+        self._psim_widget = pn.widgets.CheckButtonGroup.from_param(
+            self.param.psim_components,
+            options={label: key for key, (label, _) in PSIM_COMPONENTS.items()},
+            label="PSIM+ curves",
+            color="default",
         )
+        self._heat_widget = pn.widgets.Select.from_param(
+            self.param.heatmap_model, label="heat map model", width=220
+        )
+        return pn.Row(self._psim_widget, self._heat_widget)
+
+    def widgets(self) -> pn.viewable.Viewable:
+        """The PSIM+ curve toggles and the heat map's model (hidden without ground truth)."""
+        return self._widgets
+
+    @property
+    def note(self) -> str | None:
+        """The note shown in place of the error plots without ground truth, else None."""
+        return None if self.analysis.has_ground_truth else NO_GROUND_TRUTH_NOTE
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Column(self.widgets(), self._panes, sizing_mode="stretch_width")
+        return pn.Column(self._widgets, self._note, self._panes, sizing_mode="stretch_width")

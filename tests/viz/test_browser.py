@@ -6,6 +6,8 @@ playwright package is missing.
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -164,4 +166,37 @@ def test_vtk_renderer_draws_too(tmp_path):
         assert views.first.get_attribute("data-renderer") == "vtk"
         page.wait_for_timeout(1000)
         assert drawn_fraction(views.nth(1).screenshot()) > 0.01
+        assert page.errors == []
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("mediapipe") is None,
+    reason="MediaPipe (the [video] extra, scripts/setup.sh) is not installed",
+)
+def test_a_video_is_detected_lifted_and_drawn(shared_data, tmp_path, monkeypatch):
+    """The Sports2D demo video typed into the source box: detection with a progress
+    caption, MediaPipe's own 3D drawn, the no-ground-truth notes, the video frame."""
+    video = shared_data / "sports2d_demo" / "demo.mp4"
+    data = tmp_path / "walk.npz"
+    write_keypoints(data, synthetic_motion(60, z_up=True), "h36m17", fps=25)
+    (tmp_path / "models").mkdir()
+    monkeypatch.setenv("POSEVIZ_CACHE_DIR", str(tmp_path / "cache"))  # detection runs
+    args = ["--source", str(data), "--models", str(tmp_path / "models"), "--max-frames", "45"]
+    args += ["--model", "perturbed GT: bias 40 mm"]
+    with served_app(APP, args, log=tmp_path / "serve.log") as url, chromium() as page:
+        page.goto(url)
+        wait_for_views(page, 2)
+        page.locator("input[placeholder='/path/to/data.c3d']").fill(str(video))
+        page.get_by_role("button", name="Open", exact=True).click()
+        page.get_by_text("detecting people in demo.mp4").first.wait_for(timeout=60000)
+        # the stand-in needs ground truth and gives way to MediaPipe's own 3D
+        page.wait_for_function(f"() => ({JS_DRAWN_VIEWS})() === 1", timeout=180000)
+        page.get_by_text("No 3D ground truth").first.wait_for(timeout=30000)
+        view = view_locator(page).first
+        page.wait_for_timeout(1000)
+        assert drawn_fraction(view.screenshot()) > 0.01, "the video's 3D view is empty"
+        assert page.locator(".poseviz-frame-label").inner_text() == "frame 0 / 44"
+        page.get_by_role("tab", name="Image").click()
+        page.get_by_text("video (video").first.wait_for(timeout=30000)  # the panel's caption
+        assert page.locator("img").count() >= 1
         assert page.errors == []
