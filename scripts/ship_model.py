@@ -97,9 +97,8 @@ def ship(run: Path, folder: Path, *, quiet: bool) -> dict:
         },
     }
     write_report(report, folder, info=info)
-    data = config.data
-    paths = ", ".join(data.paths) if data.paths else "none"
     overrides = [o for r in record["runs"] for o in r.get("overrides", [])]
+    inputs = tuple(getattr(model, "inputs", ()))
     card = [
         f"# {name}",
         "",
@@ -108,10 +107,7 @@ def ship(run: Path, folder: Path, *, quiet: bool) -> dict:
         + (f" with `--set {' --set '.join(overrides)}`" if overrides else "")
         + ".",
         "",
-        f"- Data: source `{data.source}` (demo training clips under random virtual cameras with "
-        f"random bone lengths), extra motion: {paths}. The CMU clips are the public CMU "
-        "Graphics Lab motions (mocap.cs.cmu.edu) as BVH from `papagina/Auto_Conditioned_RNN_motion` "
-        "(see `../shared/data/cmu_bvh_acrnn/README.md`); without them, drop `data.paths`.",
+        f"- Data: {_data_sentence(config.data, image='image' in inputs, occlusion='occlusion' in inputs)}",
         f"- Training: {steps} steps ({epochs} epochs), {minutes:.1f} min, {record['runs'][-1]['world_size']} "
         f"process(es) on {record['runs'][-1]['device']} ({cpu_name()}, {config.trainer.threads or torch.get_num_threads()} thread(s)), "
         f"poseviz {record['runs'][-1]['poseviz']}, torch {record['runs'][-1]['torch']}.",
@@ -123,6 +119,37 @@ def ship(run: Path, folder: Path, *, quiet: bool) -> dict:
     ]
     (folder / "README.md").write_text("\n".join(card))
     return info
+
+
+def _data_sentence(data, *, image: bool, occlusion: bool = False) -> str:
+    """What the run trained on, in words, from its data config."""
+    options = data.options or {}
+    if image:
+        seen = (
+            "synthetic person crops (capsule body, random backgrounds) of one frame in "
+            f"{options.get('image_stride', 4)}, through each clip's own cameras "
+            "(a Human3.6M-like rig for mocap without cameras)"
+        )
+    else:
+        seen = "2D projections under random virtual cameras with random bone lengths"
+        if options.get("noise"):
+            seen += " and detector-like 2D noise"
+        if occlusion:
+            seen += ", with each view's self-occlusion labels"
+    repeat = int(options.get("demo_repeat", 1))
+    demo = (
+        f"the demo training clips (counted {repeat} times per epoch)"
+        if repeat > 1
+        else ("the demo training clips")
+    )
+    if not data.paths:
+        return f"{demo} as {seen}; source `{data.source}`."
+    return (
+        f"{demo} and the motion in {', '.join(data.paths)}, as {seen}; source "
+        f"`{data.source}`. The CMU clips are the public CMU Graphics Lab motions "
+        "(mocap.cs.cmu.edu) as BVH from `papagina/Auto_Conditioned_RNN_motion` (see "
+        "`../shared/data/cmu_bvh_acrnn/README.md`); without them, drop `data.paths`."
+    )
 
 
 def rebuild_table(models: Path) -> None:
