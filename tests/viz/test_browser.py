@@ -196,7 +196,7 @@ def test_a_video_is_detected_lifted_and_drawn(shared_data, tmp_path, monkeypatch
         page.wait_for_timeout(1000)
         assert drawn_fraction(view.screenshot()) > 0.01, "the video's 3D view is empty"
         assert page.locator(".poseviz-frame-label").inner_text() == "frame 0 / 44"
-        page.get_by_role("tab", name="Image").click()
+        page.locator(".bk-tab", has_text="Image").click()  # Bokeh's tab headers have no ARIA role
         page.get_by_text("video (video").first.wait_for(timeout=30000)  # the panel's caption
         assert page.locator("img").count() >= 1
         assert page.errors == []
