@@ -78,6 +78,20 @@ def _adjugate4(a: list[list[torch.Tensor]]) -> list[list[torch.Tensor]]:
     ]
 
 
+def _det4(a: list[list[torch.Tensor]]) -> torch.Tensor:
+    """Determinant of 4x4 matrices given as nested lists of ``(...,)`` tensors, from the
+    same 2x2 minors as `_adjugate4` (Laplace expansion over rows 0-1 and rows 2-3)."""
+    s = [
+        a[0][i] * a[1][j] - a[1][i] * a[0][j]
+        for i, j in ((0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3))
+    ]
+    c = [
+        a[2][i] * a[3][j] - a[3][i] * a[2][j]
+        for i, j in ((0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3))
+    ]
+    return s[0] * c[5] - s[1] * c[4] + s[2] * c[3] + s[3] * c[2] - s[4] * c[1] + s[5] * c[0]
+
+
 def _optimal_rotation(S: list[list[torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
     """For cross-covariances ``S = Y^T X`` (nested 3x3 list of ``(N,)`` tensors) of centred
     point sets scaled to ``|X| = |Y| = 1``: the proper rotation ``R`` (``(N, 3, 3)``, acting
@@ -100,8 +114,7 @@ def _optimal_rotation(S: list[list[torch.Tensor]]) -> tuple[torch.Tensor, torch.
         + Sxz * (Syx * Szy - Syy * Szx)
     )
     c1 = -8 * det_s
-    adj = _adjugate4(K)
-    c0 = sum(K[0][j] * adj[j][0] for j in range(4))  # det(K) along the first row
+    c0 = _det4(K)
     # Newton from above: lambda_max <= |X| |Y| = 1, and the quartic is increasing and
     # convex right of its largest root, so the iterates decrease monotonically onto it.
     with torch.no_grad():
