@@ -19,8 +19,10 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -89,10 +91,16 @@ def pairs_from_predictions(predictions: Sequence, sequences: Sequence) -> list:
     return pairs
 
 
-def _store(args: argparse.Namespace, *, create: bool = False):
+@contextmanager
+def _store(args: argparse.Namespace, *, create: bool = False) -> Iterator[Any]:
+    """The study database of ``--db``, disposed of when the command is done with it."""
     from poseviz.rating.store import Store
 
-    return Store(args.db, create=create)
+    store = Store(args.db, create=create)
+    try:
+        yield store
+    finally:
+        store.dispose()
 
 
 def _load_sequences(data: str) -> list:
@@ -123,14 +131,11 @@ def _cmd_create(args: argparse.Namespace) -> int:
     pairs = pairs_from_predictions(predictions, _load_sequences(args.data))
     layout = StudyLayout(clip_frames=args.clip_frames, clips_per_cell=args.clips_per_cell)
     name = args.name or Path(args.predictions[0]).stem
-    store = _store(args, create=True)
-    try:
+    with _store(args, create=True) as store:
         sid = create_study(store, name, pairs, layout=layout, seed=args.seed, fps=args.fps)
         print(f"created study {name!r} (id {sid}) in {store.url} from {len(pairs)} predictions")
         if args.invite:
             _print_invites(invite_raters(store, sid, args.invite, base_url=args.base_url), args.out)
-    finally:
-        store.dispose()
     return 0
 
 
@@ -138,12 +143,9 @@ def _cmd_invite(args: argparse.Namespace) -> int:
     from poseviz.rating.admin import study_id
     from poseviz.rating.builder import invite_raters
 
-    store = _store(args)
-    try:
+    with _store(args) as store:
         sid = study_id(store, args.study)
         _print_invites(invite_raters(store, sid, args.count, base_url=args.base_url), args.out)
-    finally:
-        store.dispose()
     return 0
 
 
@@ -151,13 +153,10 @@ def _cmd_screen(args: argparse.Namespace) -> int:
     from poseviz.rating.admin import run_screening, study_id
     from poseviz.rating.screening import ScreeningConfig
 
-    store = _store(args)
-    try:
+    with _store(args) as store:
         result = run_screening(
             store, study_id(store, args.study), ScreeningConfig(zscore=args.zscore)
         )
-    finally:
-        store.dispose()
     print(
         f"kept {len(result.kept_raters)} raters, rejected {len(result.rejected_raters)} raters "
         f"and {len(result.rejected_sessions)} sessions; MOS for {len(result.mos)} stimuli"
@@ -172,11 +171,8 @@ def _cmd_screen(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from poseviz.rating.admin import export_validation_set, study_id
 
-    store = _store(args)
-    try:
+    with _store(args) as store:
         npz, table = export_validation_set(store, study_id(store, args.study), args.out)
-    finally:
-        store.dispose()
     print(f"wrote {npz} and {table}")
     return 0
 
@@ -185,13 +181,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from poseviz.rating.admin import study_id
     from poseviz.rating.report import validation_report, write_report
 
-    store = _store(args)
-    try:
+    with _store(args) as store:
         report = validation_report(
             store, study_id(store, args.study), bootstrap=args.bootstrap, seed=args.seed
         )
-    finally:
-        store.dispose()
     files = write_report(report, args.out)
     print(report.markdown())
     print("\nwrote " + ", ".join(str(f) for f in files))
