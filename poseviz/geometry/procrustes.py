@@ -35,21 +35,21 @@ def _check_pair(pred: torch.Tensor, target: torch.Tensor, fn: str) -> None:
         )
 
 
+_COLUMN_PAIRS = ((0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3))
+
+
+def _pair_minors(a: list[list[torch.Tensor]]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """The 2x2 minors of rows 0-1 and of rows 2-3 of 4x4 matrices (nested lists of
+    ``(...,)`` tensors), over the column pairs 01, 02, 03, 12, 13, 23."""
+    top = [a[0][i] * a[1][j] - a[1][i] * a[0][j] for i, j in _COLUMN_PAIRS]
+    bottom = [a[2][i] * a[3][j] - a[3][i] * a[2][j] for i, j in _COLUMN_PAIRS]
+    return top, bottom
+
+
 def _adjugate4(a: list[list[torch.Tensor]]) -> list[list[torch.Tensor]]:
     """Adjugate of 4x4 matrices given as nested lists of ``(...,)`` tensors (Laplace
     expansion over the 2x2 minors of rows 0-1 and rows 2-3)."""
-    s0 = a[0][0] * a[1][1] - a[1][0] * a[0][1]
-    s1 = a[0][0] * a[1][2] - a[1][0] * a[0][2]
-    s2 = a[0][0] * a[1][3] - a[1][0] * a[0][3]
-    s3 = a[0][1] * a[1][2] - a[1][1] * a[0][2]
-    s4 = a[0][1] * a[1][3] - a[1][1] * a[0][3]
-    s5 = a[0][2] * a[1][3] - a[1][2] * a[0][3]
-    c5 = a[2][2] * a[3][3] - a[3][2] * a[2][3]
-    c4 = a[2][1] * a[3][3] - a[3][1] * a[2][3]
-    c3 = a[2][1] * a[3][2] - a[3][1] * a[2][2]
-    c2 = a[2][0] * a[3][3] - a[3][0] * a[2][3]
-    c1 = a[2][0] * a[3][2] - a[3][0] * a[2][2]
-    c0 = a[2][0] * a[3][1] - a[3][0] * a[2][1]
+    (s0, s1, s2, s3, s4, s5), (c0, c1, c2, c3, c4, c5) = _pair_minors(a)
     return [
         [
             a[1][1] * c5 - a[1][2] * c4 + a[1][3] * c3,
@@ -81,14 +81,7 @@ def _adjugate4(a: list[list[torch.Tensor]]) -> list[list[torch.Tensor]]:
 def _det4(a: list[list[torch.Tensor]]) -> torch.Tensor:
     """Determinant of 4x4 matrices given as nested lists of ``(...,)`` tensors, from the
     same 2x2 minors as `_adjugate4` (Laplace expansion over rows 0-1 and rows 2-3)."""
-    s = [
-        a[0][i] * a[1][j] - a[1][i] * a[0][j]
-        for i, j in ((0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3))
-    ]
-    c = [
-        a[2][i] * a[3][j] - a[3][i] * a[2][j]
-        for i, j in ((0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3))
-    ]
+    s, c = _pair_minors(a)
     return s[0] * c[5] - s[1] * c[4] + s[2] * c[3] + s[3] * c[2] - s[4] * c[1] + s[5] * c[0]
 
 
