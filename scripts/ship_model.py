@@ -123,25 +123,24 @@ def ship(run: Path, folder: Path, *, quiet: bool) -> dict:
 
 def _data_sentence(data, *, image: bool, occlusion: bool = False) -> str:
     """What the run trained on, in words, from its data config."""
-    options = data.options or {}
+    from poseviz.training.sources import clip_options
+
+    options = clip_options(data)
     if image:
         seen = (
             "synthetic person crops (capsule body, random backgrounds) of one frame in "
-            f"{options.get('image_stride', 4)}, through each clip's own cameras "
+            f"{options.image_stride}, through each clip's own cameras "
             "(a Human3.6M-like rig for mocap without cameras)"
         )
     else:
         seen = "2D projections under random virtual cameras with random bone lengths"
-        if options.get("noise"):
+        if options.noise:
             seen += " and detector-like 2D noise"
         if occlusion:
             seen += ", with each view's self-occlusion labels"
-    repeat = int(options.get("demo_repeat", 1))
-    demo = (
-        f"the demo training clips (counted {repeat} times per epoch)"
-        if repeat > 1
-        else ("the demo training clips")
-    )
+    demo = "the demo training clips"
+    if options.demo_repeat > 1:
+        demo += f" (counted {options.demo_repeat} times per epoch)"
     if not data.paths:
         return f"{demo} as {seen}; source `{data.source}`."
     return (

@@ -49,6 +49,7 @@ __all__ = [
     "MIN_FRAMES",
     "ClipOptions",
     "ConcatClips",
+    "clip_options",
     "clip_shape",
     "demo_source",
     "expand_path",
@@ -120,7 +121,8 @@ def clip_shape(model: Any, length: int | None = None) -> tuple[int, str]:
     return int(length or (rf if rf > 1 else 27)), "sequence"
 
 
-def _options(config: Any) -> ClipOptions:
+def clip_options(config: Any) -> ClipOptions:
+    """A data config's ``options`` as `ClipOptions` (defaults filled in, keys checked)."""
     from poseviz.training.config import _from_mapping
 
     return _from_mapping(ClipOptions, dict(config.options), "config.data.options")
@@ -324,7 +326,7 @@ def _clip_sets(
     from poseviz.data.cameras import DetectorNoise
     from poseviz.data.clips import ClipDataset, VirtualViews
 
-    o = _options(config)
+    o = clip_options(config)
     inputs = tuple(getattr(model, "inputs", ("keypoints_2d",)))
     if "image" in inputs:
         return _image_sets(train, val, o, model, seed)
@@ -380,7 +382,7 @@ def _clip_sets(
 def demo_source(config: Any, *, model: Any, seed: int) -> tuple[Dataset, Dataset | None]:
     """Demo training clips (plus ``paths``) under random virtual cameras; demo validation
     clips through their own cameras (module docstring)."""
-    o = _options(config)
+    o = clip_options(config)
     train: list[Group] = [(DEMO_UP, _demo("train", o.demo_repeat))]
     if config.paths:
         train += _motion(config.paths, o.target_fps)
@@ -393,7 +395,7 @@ def motion_source(config: Any, *, model: Any, seed: int) -> tuple[Dataset, Datas
     validation on the demo's held-out clips."""
     if not config.paths:
         raise ValueError("data.source 'motion' needs data.paths (motion files or folders)")
-    o = _options(config)
+    o = clip_options(config)
     train = _motion(config.paths, o.target_fps)
     if config.include_demo:
         train = [(DEMO_UP, _demo("train", o.demo_repeat)), *train]
