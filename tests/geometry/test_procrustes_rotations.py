@@ -139,3 +139,23 @@ def test_procrustes_distances_are_the_aligned_residuals(rng):
     assert torch.autograd.gradcheck(
         lambda x: procrustes_distances(x, torch.tensor(target[0, :2])), (p,)
     )
+
+
+def test_large_rotations_take_the_other_adjugate_columns(rng):
+    """The eigenvector comes from column 0 of adj(K - lambda I) while the rotation's
+    quaternion has w^2 >= 1/4 (angles up to 120 degrees) and from the best column beyond;
+    both paths, the switch between them and exact half turns agree with the SVD loop."""
+    angles = np.concatenate([np.linspace(0.0, np.pi, 61), [np.pi] * 3])
+    axes = rng.normal(size=(len(angles), 3))
+    axes[-3:] = np.eye(3)  # exact half turns about x, y and z
+    axes /= np.linalg.norm(axes, axis=1, keepdims=True)
+    R = Rotation.from_rotvec(axes * angles[:, None]).as_matrix()
+    target = rng.normal(size=(len(angles), 17, 3))
+    pred = np.einsum("nij,nkj->nki", R, target) + rng.normal(scale=0.01, size=target.shape)
+    np.testing.assert_allclose(
+        procrustes_align(pred, target), _umeyama_loop(pred, target), atol=1e-9
+    )
+    p = torch.tensor(pred[[10, 50, 62]], requires_grad=True)  # 30, 150 and 180 degrees
+    assert torch.autograd.gradcheck(
+        lambda x: procrustes_align(x, torch.tensor(target[[10, 50, 62]])), (p,)
+    )

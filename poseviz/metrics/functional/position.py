@@ -57,6 +57,12 @@ ALIGNMENTS = ("root", "procrustes", "scale", "none")
 MM = 1000.0
 
 
+# The Procrustes path runs a few hundred elementwise steps on (N,) per-pose scalars (the 4x4
+# eigenproblem, Newton's iterations): larger chunks spread their fixed cost per call over
+# more poses (measured: 32768 poses ~10-20 % faster than 8192 on 2 CPU cores).
+PROCRUSTES_CHUNK_POSES = 4 * CHUNK_POSES
+
+
 def _aligned_errors(
     pred: torch.Tensor, target: torch.Tensor, alignment: str, root: int | None
 ) -> torch.Tensor:
@@ -79,7 +85,7 @@ def _joint_errors_update(
     out = chunked(
         lambda p, t: _aligned_errors(p, t, alignment, root),
         (pred.reshape(-1, J, 3), target.reshape(-1, J, 3)),
-        CHUNK_POSES,
+        PROCRUSTES_CHUNK_POSES if alignment == "procrustes" else CHUNK_POSES,
     )
     return out.reshape(*lead, J)
 
