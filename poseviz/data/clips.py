@@ -23,6 +23,14 @@ channel when ``confidence`` is on), ``pose_3d`` / ``pose_3d_sequence`` are root-
 camera-frame metres, ``frame`` is the target (centre) frame's index in its sequence and
 the labels name subject, action, sequence and camera.
 
+**Zoom.** With ``zoom`` > 1 every item's 2D is scaled about the view's principal point by a
+factor drawn log-uniformly from ``[1, zoom]``, capped so that every keypoint of the window
+stays in the image. That is exactly the view through the same camera with a focal length
+that many times longer (root-relative camera-frame 3D does not depend on the focal length),
+so 3D targets are unchanged. Virtual cameras are placed to keep a clip's whole motion in
+view, which makes people small in the frame; zoom adds the close framings of hand-held
+video, where one person fills half the frame height.
+
 **Flip.** With probability ``flip`` an item is mirrored: x of the normalised 2D and of the
 camera-frame 3D is negated and left and right joints are swapped. This equals seeing the
 mirrored 3D through `poseviz.data.cameras.mirror_camera` (``cx -> w - cx``), so 2D and 3D
@@ -156,6 +164,20 @@ def _tensor(x: np.ndarray, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(x)).to(dtype)
 
 
+def _zoom(px: np.ndarray, principal: np.ndarray, size: np.ndarray, factor: np.ndarray):
+    """Scale ``(B, T, J, 2)`` pixels about each item's ``principal`` point ``(B, 2)`` by
+    ``factor`` ``(B,)``, lowered where needed so every keypoint stays inside its image
+    ``size`` ``(B, 2)`` (never below 1: a window is never zoomed out)."""
+    B = len(px)
+    c = principal[:, None, None, :]
+    d = px - c
+    room = np.where(d > 0, size[:, None, None, :] - c, c)  # pixels to the image border
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fit = np.where(d != 0, room / np.abs(d), np.inf).reshape(B, -1).min(axis=1)
+    s = np.maximum(np.minimum(factor, 0.98 * fit), 1.0).astype(px.dtype)
+    return c + d * s[:, None, None, None]
+
+
 def collate(items: Sequence[Mapping[str, Any]] | Mapping[str, Any]) -> dict[str, Any]:
     """Batch items of `ClipDataset.__getitem__` (tensors stacked, labels listed). A batch
     that `ClipDataset.__getitems__` already built passes through unchanged."""
@@ -183,6 +205,7 @@ class ClipDataset(Dataset):
         virtual: settings of the virtual views.
         cameras: with own views, only these camera ids (default all).
         flip: probability of the left/right flip of an item (``True`` means 0.5).
+        zoom: largest focal-length factor of the zoom augmentation (1: off; see above).
         noise: a detector noise model applied to the 2D keypoints (pixels), or None.
         confidence: add a confidence channel to ``keypoints_2d`` and the ``confidence``
             key; default: on when ``noise`` is given or every own view has confidence
@@ -206,6 +229,7 @@ class ClipDataset(Dataset):
         virtual: VirtualViews | None = None,
         cameras: Sequence[str] | None = None,
         flip: float | bool = 0.0,
+        zoom: float = 1.0,
         noise: DetectorNoise | None = None,
         confidence: bool | None = None,
         occlusion: bool = False,
@@ -222,6 +246,8 @@ class ClipDataset(Dataset):
         flip = 0.5 if flip is True else float(flip)
         if not 0.0 <= flip <= 1.0:
             raise ValueError(f"ClipDataset: flip must be a probability in [0, 1], got {flip}")
+        if not zoom >= 1.0:
+            raise ValueError(f"ClipDataset: zoom must be a factor >= 1 (1: off), got {zoom}")
         if not sequences:
             raise ValueError("ClipDataset: no sequences")
         self.length, self.dilation, self.stride, self.mode = (
@@ -232,6 +258,7 @@ class ClipDataset(Dataset):
         )
         self.views, self.flip, self.noise, self.seed = views, flip, noise, int(seed)
         self.occlusion = bool(occlusion)
+        self.zoom = float(zoom)
         self.skeleton = get_skeleton(skeleton)
         self.epoch = 0
         self._offsets = window_offsets(self.length, self.dilation, mode)
@@ -270,7 +297,7 @@ class ClipDataset(Dataset):
     # ----------------------------------------------------------------------- construction
     def _build_own(self, cameras: Sequence[str] | None) -> None:
         px, cam3d, conf, occ = [], [], [], []
-        starts, stops, sizes, labels, has_conf = [], [], [], [], []
+        starts, stops, sizes, centres, labels, has_conf = [], [], [], [], [], []
         n = 0
         for seq in self.sequences:
             ids = [c for c in seq.cameras if cameras is None or c in cameras]
@@ -303,6 +330,7 @@ class ClipDataset(Dataset):
                 n += T
                 stops.append(n)
                 sizes.append((camera.width, camera.height))
+                centres.append((camera.cx, camera.cy))
                 labels.append((seq.subject, seq.action, seq.name, cam_id))
         if not starts:
             raise ValueError(
@@ -316,6 +344,7 @@ class ClipDataset(Dataset):
         self._occ = np.concatenate(occ) if self.occlusion else None
         self._start, self._stop = np.array(starts), np.array(stops)
         self._size = np.array(sizes, dtype=np.float32)
+        self._centre = np.array(centres, dtype=np.float32)
         self._labels = labels
         self._label_table = np.array(labels, dtype=object)  # (views, 4): gathered per batch
         self._view_has_conf = np.array(has_conf)
@@ -461,6 +490,7 @@ class ClipDataset(Dataset):
             X = scale_bones(self._world[frames], self._scales[view][:, None], self.skeleton)
             cam3d, px = project_stacked(X, self._stacked.take(view))
             size = self._stacked.size[view].astype(np.float32)
+            principal = self._stacked.center[view].astype(np.float32)
             conf = None
             if self.occlusion:
                 occ = np.stack(
@@ -473,12 +503,15 @@ class ClipDataset(Dataset):
         else:
             cam3d, px = self._cam3d[frames], self._px[frames]
             size = self._size[source]
+            principal = self._centre[source]
             conf = self._conf[frames]
             if self.occlusion:
                 occ = self._occ[frames]
             cameras = self._label_table[source, 3]
         if self.noise is not None:
             px, conf = self.noise(px, rng, occluded=occ)
+        if self.zoom > 1:
+            px = _zoom(px, principal, size, self.zoom ** rng.random((B,)))
         w, h = size[:, 0][:, None, None, None], size[:, 1][:, None, None, None]
         kp = px / w * 2 - np.concatenate([np.ones_like(h), h / w], axis=-1)
         root = self.skeleton.root

@@ -77,6 +77,9 @@ class ClipOptions:
         occlusion: add occlusion labels and severities (default: when the model reads
             ``occlusion``).
         target_fps: resample motion files to about this rate (every k-th frame).
+        zoom: largest focal-length factor of the zoom augmentation of the training views
+            (`poseviz.data.clips.ClipDataset`; 1: off): people framed as closely as in
+            hand-held video, not only as small as a camera that keeps a whole clip in view.
         demo_repeat: how many times the demo training clips count per epoch beside the
             motion files (each copy gets its own pool of virtual views), so that a few
             demo clips are not drowned by hours of mocap: the held-out clips are demo clips.
@@ -100,6 +103,7 @@ class ClipOptions:
     confidence: bool | None = None
     occlusion: bool | None = None
     target_fps: float | None = None
+    zoom: float = 1.0
     demo_repeat: int = 1
     image_size: tuple[int, int] | None = None
     heatmap_size: tuple[int, int] | None = None
@@ -363,6 +367,7 @@ def _clip_sets(
                 virtual=virtual,
                 stride=o.stride,
                 flip=0.5 if config.flip else 0.0,
+                zoom=o.zoom,
                 seed=seed + 7919 * i,
                 **common,
             )

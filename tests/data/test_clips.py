@@ -347,3 +347,38 @@ def test_occlusion_labels_and_severity(filmed, mocap):
     cached = len(virtual._occ_cache)
     virtual.precompute_occlusion(progress=False)
     assert cached <= len(virtual._occ_cache) == virtual.num_views == 6
+
+
+def test_zoom_is_a_longer_focal_length_and_stays_in_the_image(filmed):
+    idx = list(range(0, 400, 7))
+    plain = ClipDataset(filmed, length=5, stride=1)
+    zoomed = ClipDataset(filmed, length=5, stride=1, zoom=3.0)
+    a, b = plain.__getitems__(idx), zoomed.__getitems__(idx)
+    torch.testing.assert_close(b["pose_3d_sequence"], a["pose_3d_sequence"])  # 3D unchanged
+    factors = []
+    for i in range(len(idx)):
+        seq = {s.name: s for s in filmed}[b["sequence"][i]]
+        cam = seq.cameras[b["camera"][i]]
+        frames = np.clip(int(b["frame"][i]) + np.arange(-2, 3), 0, seq.num_frames - 1)
+        Xc = world_to_camera(seq.joints_3d[frames], cam)
+        # the factor from one joint's offset to the principal point, then every joint checked
+        # against the projection through the same camera with that many times its focal length
+        uv0 = camera_to_image(Xc, cam)
+        got = b["keypoints_2d"][i, ..., :2].numpy()
+        px = (got + [1.0, cam.height / cam.width]) * cam.width / 2
+        s = np.median((px - [cam.cx, cam.cy]) / (uv0 - [cam.cx, cam.cy]))
+        longer = Camera(
+            id="zoomed", R=cam.R, t=cam.t, fx=cam.fx * s, fy=cam.fy * s, cx=cam.cx, cy=cam.cy,
+            width=cam.width, height=cam.height,
+        )  # fmt: skip
+        np.testing.assert_allclose(px, camera_to_image(Xc, longer), atol=2e-3 * cam.width)
+        assert (px >= 0).all() and (px[..., 0] <= cam.width).all()
+        assert (px[..., 1] <= cam.height).all()
+        factors.append(s)
+    factors = np.array(factors)
+    assert factors.min() >= 1 - 1e-4 and factors.max() <= 3 + 1e-4
+    assert (factors > 1.2).mean() > 0.5  # most windows really zoomed in
+    off = ClipDataset(filmed, length=5, stride=1, zoom=1.0).__getitems__(idx)
+    torch.testing.assert_close(off["keypoints_2d"], a["keypoints_2d"])  # 1 = off, same stream
+    with pytest.raises(ValueError, match="zoom must be a factor >= 1"):
+        ClipDataset(filmed, zoom=0.5)
