@@ -101,7 +101,11 @@ def _lift(args: argparse.Namespace, video, outdir) -> int:
     model = inference.load_model(args.model)
     seq, cam, track = tracked.sequence, tracked.camera_id, tracked.track
     pred, mediapipe = lift_tracked_video(
-        tracked, model, model_id=Path(args.model).name or str(args.model), progress=not args.quiet
+        tracked,
+        model,
+        model_id=Path(args.model).name or str(args.model),
+        flip_tta=args.flip_tta,
+        progress=not args.quiet,
     )
     idx = np.asarray(pred.frame_indices)
     stem = video.stem
@@ -153,6 +157,9 @@ def _add_lift(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, help="model folder (models/NAME) or checkpoint")
     p.add_argument("-o", "--output", required=True, help="output folder")
     p.add_argument("--max-frames", type=int, default=None, help="only the first N frames")
+    p.add_argument(
+        "--flip-tta", action="store_true", help="average with the mirrored input's prediction"
+    )
     p.add_argument(
         "--smooth",
         choices=("none", "one_euro", "savgol"),

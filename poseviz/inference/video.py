@@ -466,6 +466,7 @@ def predict_video(
     camera_id: str,
     *,
     model_id: str | None = None,
+    flip_tta: bool = False,
     progress: bool = False,
 ) -> Prediction:
     """A lifting model's `Prediction` for a view that has a video (``sequence.video``).
@@ -480,6 +481,8 @@ def predict_video(
         sequence, camera_id: the view; ``joints_2d`` ``(T, 17, 2)`` pixels, ``confidence``
             and ``occluded`` ``(T, 17)``.
         model_id: the record's model label (default: the model's class name).
+        flip_tta: average with the un-mirrored prediction of the mirrored input
+            (`poseviz.models.tta.flip_tta`).
         progress: progress bars for cropping.
 
     Returns:
@@ -491,7 +494,7 @@ def predict_video(
     from poseviz.inference import predict_sequence
 
     if "image" not in getattr(model, "inputs", ()):
-        return predict_sequence(model, sequence, camera_id, model_id=model_id)
+        return predict_sequence(model, sequence, camera_id, model_id=model_id, flip_tta=flip_tta)
     from poseviz.inference.crops import crop_inputs, person_boxes
 
     video = sequence.video.get(camera_id)
@@ -505,7 +508,9 @@ def predict_video(
     inputs = crop_inputs(
         video, joints, conf, sequence.occluded.get(camera_id), size=size, progress=progress
     )
-    pred = predict_sequence(model, sequence, camera_id, model_id=model_id, inputs=inputs)
+    pred = predict_sequence(
+        model, sequence, camera_id, model_id=model_id, inputs=inputs, flip_tta=flip_tta
+    )
     T = pred.num_frames
     pred.aux["crop_box"] = person_boxes(joints, conf, aspect=size[1] / size[0])[:T]
     pred.aux["crop_size"] = np.tile(np.asarray(size, np.int64), (T, 1))
@@ -545,6 +550,7 @@ def lift_tracked_video(
     model: Any,
     *,
     model_id: str,
+    flip_tta: bool = False,
     progress: bool = False,
 ) -> tuple[Prediction, Prediction]:
     """Lift a tracked video with a trained model; also MediaPipe's own 3D as a record.
@@ -557,6 +563,7 @@ def lift_tracked_video(
         tracked: from `track_video`.
         model: a loaded lifting model (``poseviz.inference.load_model``).
         model_id: the record's model label (e.g. the model folder's name).
+        flip_tta: flip test-time augmentation (see `predict_video`).
         progress: progress bars for cropping.
 
     Returns:
@@ -568,7 +575,7 @@ def lift_tracked_video(
         ``segment`` ``(T,)``; an image model's also ``crop_box`` and ``crop_size``.
     """
     seq, cam = tracked.sequence, tracked.camera_id
-    raw = predict_video(model, seq, cam, progress=progress)
+    raw = predict_video(model, seq, cam, flip_tta=flip_tta, progress=progress)
     idx = np.asarray(raw.frame_indices)
     prediction = Prediction(
         model_id=model_id,

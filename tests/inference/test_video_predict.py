@@ -74,3 +74,11 @@ def test_keypoint_models_lift_the_2d(sequence):
         pred.joints_3d, predict_sequence(model, sequence, "video").joints_3d, atol=1e-6
     )
     assert "crop_box" not in pred.aux
+    # flip test-time augmentation reaches the model (``poseviz lift --flip-tta``)
+    flipped = predict_video(model, sequence, "video", flip_tta=True)
+    np.testing.assert_allclose(
+        flipped.joints_3d,
+        predict_sequence(model, sequence, "video", flip_tta=True).joints_3d,
+        atol=1e-6,
+    )
+    assert np.abs(flipped.joints_3d - pred.joints_3d).max() > 1e-4
