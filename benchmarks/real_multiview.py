@@ -2,6 +2,7 @@
 
     python benchmarks/real_multiview.py [--data ../shared/data/pose2sim_demo]
         [--models models/NAME ...] [--max-error-px 30] [--cache-dir DIR]
+        [--flip-tta {off,on,both}] [--per-joint]
 
 1. Detects 2D (MediaPipe BlazePose -> h36m17, `poseviz.inference.video.track_video`) in the
    four calibrated camera videos (100 frames at 60 fps, one person).
@@ -16,7 +17,8 @@
    origin); every model lifts that camera's 2D (`poseviz.inference.load_model` /
    `predict_sequence`); MediaPipe's own monocular world landmarks (``pose_world_landmarks``,
    hip-centred, camera-aligned axes) are scored the same way. Models that read images get
-   real person crops (`poseviz.inference.video.lift_tracked_video`). MPJPE is the mean joint
+   real person crops (`poseviz.inference.video.lift_tracked_video`); each model is scored
+   without and with flip test-time augmentation (``--flip-tta``). MPJPE is the mean joint
    distance (mm) without alignment; PA-MPJPE after a similarity Procrustes alignment per
    frame (`poseviz.geometry.procrustes_align`, VideoPose3D's p_mpjpe). Only frames where
    the reference has all 17 joints and the person was detected in that view count.
@@ -44,11 +46,12 @@ from poseviz.inference.multiview import triangulate_consistent  # noqa: E402
 from poseviz.inference.video import lift_tracked_video, track_video  # noqa: E402
 
 
-def errors_mm(pred: np.ndarray, ref: np.ndarray) -> tuple[float, float]:
-    """(MPJPE, PA-MPJPE) in millimetres of ``(T, J, 3)`` root-relative poses in metres."""
+def errors_mm(pred: np.ndarray, ref: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """(MPJPE, PA-MPJPE, per-joint PA-MPJPE ``(J,)``) in millimetres of ``(T, J, 3)``
+    root-relative poses in metres."""
     mpjpe = np.linalg.norm(pred - ref, axis=-1).mean()
-    pa = np.linalg.norm(procrustes_align(pred, ref) - ref, axis=-1).mean()
-    return 1000 * float(mpjpe), 1000 * float(pa)
+    pa = 1000 * np.linalg.norm(procrustes_align(pred, ref) - ref, axis=-1).mean(0)
+    return 1000 * float(mpjpe), float(pa.mean()), pa
 
 
 def time_detection(video: str, frames: int) -> None:
@@ -89,6 +92,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--timing", type=int, default=0, metavar="N",
         help="first time MediaPipe alone against detect_video (uncached) on N frames",
+    )  # fmt: skip
+    p.add_argument(
+        "--flip-tta", choices=("off", "on", "both"), default="both",
+        help="lift with flip test-time augmentation: off, on, or both rows (default)",
+    )  # fmt: skip
+    p.add_argument(
+        "--per-joint", action="store_true",
+        help="also print each method's PA-MPJPE per joint (mean over the cameras)",
     )  # fmt: skip
     args = p.parse_args(argv)
 
@@ -153,15 +164,17 @@ def main(argv: list[str] | None = None) -> int:
         if not hasattr(inference, "load_model"):
             print("\n(models skipped: poseviz.inference.load_model is not in this installation)")
             model_paths = []
+    flips = {"off": [False], "on": [True], "both": [False, True]}[args.flip_tta]
     for mp in model_paths:
         model = inference.load_model(mp)
-        for cid in cam_ids:
-            pred, _ = lift_tracked_video(tracked[cid], model, model_id=Path(mp).name)
+        for flip, cid in ((f, c) for f in flips for c in cam_ids):
+            pred, _ = lift_tracked_video(tracked[cid], model, model_id=Path(mp).name, flip_tta=flip)
             full = np.full((tracked[cid].sequence.num_frames, 17, 3), np.nan)
             full[np.asarray(pred.frame_indices)] = pred.joints_3d
             ref, ok = refs[cid]
             have = np.isfinite(full[:T][ok]).all((-1, -2))
-            rows.setdefault(Path(mp).name, {})[cid] = errors_mm(full[:T][ok][have], ref[have])
+            name = Path(mp).name + (" + flip TTA" if flip else "")
+            rows.setdefault(name, {})[cid] = errors_mm(full[:T][ok][have], ref[have])
     if not model_paths:
         print("\n(no shipped models found: pass --models, or add models/*/config.yaml)")
 
@@ -176,6 +189,15 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{name:32s}" + "".join(f"{c:>18s}" for c in cells) + f"{mean_pa:9.1f} / {mean_mp:6.1f}"
         )
+    if args.per_joint:
+        from poseviz.skeleton import get_skeleton
+
+        names = list(rows)
+        print("\nPA-MPJPE per joint in mm, mean over the cameras")
+        print(f"{'joint':14s}" + "".join(f"{n[:12]:>14s}" for n in names))
+        for j, joint in enumerate(get_skeleton("h36m17").names):
+            cells = [np.mean([rows[n][c][2][j] for c in cam_ids]) for n in names]
+            print(f"{joint:14s}" + "".join(f"{v:14.1f}" for v in cells))
     return 0
 
 
