@@ -97,7 +97,7 @@ def ship(run: Path, folder: Path, *, quiet: bool) -> dict:
         },
     }
     write_report(report, folder, info=info)
-    overrides = [o for r in record["runs"] for o in r.get("overrides", [])]
+    overrides = _reproducing_overrides(record, folder / "config.yaml")
     inputs = tuple(getattr(model, "inputs", ()))
     card = [
         f"# {name}",
@@ -113,12 +113,28 @@ def ship(run: Path, folder: Path, *, quiet: bool) -> dict:
         f"poseviz {record['runs'][-1]['poseviz']}, torch {record['runs'][-1]['torch']}.",
         f"- Held-out demo clips: MPJPE {report.overall['MPJPE']:.1f} mm, P-MPJPE "
         f"{report.overall['P-MPJPE']:.1f} mm, PSIM+ {report.overall['PSIM+']:.4f}; predicting the mean "
-        f"training pose gives {baseline:.1f} mm ({100 * info['baseline']['improvement']:.0f} % better).",
+        f"training pose gives {baseline:.1f} mm ({100 * info['baseline']['improvement']:.1f} % better).",
         f"- Reproduce the numbers: `poseviz evaluate models/{name} demo -o models/{name}`.",
         "",
     ]
     (folder / "README.md").write_text("\n".join(card))
     return info
+
+
+def _reproducing_overrides(record: dict, shipped: Path) -> list[str]:
+    """The run's ``--set`` overrides that ``poseviz train <shipped config>`` still needs:
+    not ``trainer.out`` (where the run was written) nor those the shipped config already
+    holds (a setting tried with ``--set`` and then written into the config)."""
+    from poseviz.training.config import config_to_mapping, load_config
+
+    base = config_to_mapping(load_config(shipped))
+    out = []
+    for o in (o for r in record["runs"] for o in r.get("overrides", [])):
+        if o.split("=", 1)[0] == "trainer.out":
+            continue
+        if config_to_mapping(load_config(shipped, [o])) != base:
+            out.append(o)
+    return out
 
 
 def _data_sentence(data, *, image: bool, occlusion: bool = False) -> str:
@@ -138,6 +154,11 @@ def _data_sentence(data, *, image: bool, occlusion: bool = False) -> str:
             seen += " and detector-like 2D noise"
         if occlusion:
             seen += ", with each view's self-occlusion labels"
+        if options.zoom > 1:
+            seen += (
+                f", each window zoomed in by up to {options.zoom:g}x about the principal point "
+                "(a longer focal length; `data.options.zoom`)"
+            )
     demo = "the demo training clips"
     if options.demo_repeat > 1:
         demo += f" (counted {options.demo_repeat} times per epoch)"
