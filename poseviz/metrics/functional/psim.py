@@ -74,7 +74,7 @@ __all__ = [
 DEFAULT_WEIGHTS = (0.6, 0.15, 0.25)
 DEFAULT_WINDOW = 9
 VARIANTS = ("literal", "per_joint")
-_CHUNK_FRAMES = 8192  # frames per chunk: keeps the temporaries in the CPU cache
+_CHUNK_FRAMES = 16384  # frames per chunk: temporaries in cache, per-call costs spread (8192: -25 %)
 
 
 @dataclass(frozen=True)
