@@ -8,9 +8,9 @@ the largest eigenvalue ``lambda_max`` of Horn's symmetric, traceless 4x4 matrix 
 ``det(K - l I) = l^4 + c2 l^2 + c1 l + c0``, found by Newton's method started above it (the
 quaternion characteristic polynomial (QCP) approach of Theobald 2005); the eigenvector is a
 column of the adjugate of ``K - lambda_max I``, which has rank one (column 0, the cheapest,
-for rotations up to 120 degrees; the best-conditioned column for the rest). Everything is elementwise
-on ``(...,)`` tensors, so a million poses align in a fraction of a second on a CPU, and
-autograd differentiates through it. ``lambda_max = trace(R^T M)`` equals the sum of the
+for rotations up to 120 degrees; the best-conditioned column for the rest). Everything is
+elementwise on ``(...,)`` tensors, so a million poses align in a fraction of a second on a
+CPU, and autograd differentiates through it. ``lambda_max = trace(R^T M)`` equals the sum of the
 singular values of ``M`` with the last one's sign flipped when a reflection would be better,
 so the solution is the same as the SVD one of VideoPose3D's ``p_mpjpe`` (reflections
 excluded).
@@ -39,23 +39,23 @@ def _check_pair(pred: torch.Tensor, target: torch.Tensor, fn: str) -> None:
 _COLUMN_PAIRS = ((0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3))
 
 
+def _row_minors(a: list[list[torch.Tensor]], r: int, s: int) -> list[torch.Tensor]:
+    """The 2x2 minors of rows ``r`` and ``s`` of 4x4 matrices (nested lists of ``(...,)``
+    tensors), over the column pairs 01, 02, 03, 12, 13, 23."""
+    return [a[r][i] * a[s][j] - a[s][i] * a[r][j] for i, j in _COLUMN_PAIRS]
+
+
 def _pair_minors(a: list[list[torch.Tensor]]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """The 2x2 minors of rows 0-1 and of rows 2-3 of 4x4 matrices (nested lists of
-    ``(...,)`` tensors), over the column pairs 01, 02, 03, 12, 13, 23."""
-    top = [a[0][i] * a[1][j] - a[1][i] * a[0][j] for i, j in _COLUMN_PAIRS]
-    bottom = [a[2][i] * a[3][j] - a[3][i] * a[2][j] for i, j in _COLUMN_PAIRS]
-    return top, bottom
+    """`_row_minors` of rows 0-1 and of rows 2-3."""
+    return _row_minors(a, 0, 1), _row_minors(a, 2, 3)
 
 
 def _adjugate_column0(
     a: list[list[torch.Tensor]], bottom: list[torch.Tensor] | None = None
 ) -> list[torch.Tensor]:
     """Column 0 of the adjugate of 4x4 matrices (nested lists of ``(...,)`` tensors), from
-    the 2x2 minors of rows 2-3 (``bottom``, as `_pair_minors` orders them; computed here
-    when not given)."""
-    if bottom is None:
-        bottom = [a[2][i] * a[3][j] - a[3][i] * a[2][j] for i, j in _COLUMN_PAIRS]
-    c0, c1, c2, c3, c4, c5 = bottom
+    the 2x2 minors of rows 2-3 (``bottom``; computed here when not given)."""
+    c0, c1, c2, c3, c4, c5 = _row_minors(a, 2, 3) if bottom is None else bottom
     return [
         a[1][1] * c5 - a[1][2] * c4 + a[1][3] * c3,
         -a[1][0] * c5 + a[1][2] * c2 - a[1][3] * c1,
