@@ -29,7 +29,7 @@ stays in the image. That is exactly the view through the same camera with a foca
 that many times longer (root-relative camera-frame 3D does not depend on the focal length),
 so 3D targets are unchanged. Virtual cameras are placed to keep a clip's whole motion in
 view, which makes people small in the frame; zoom adds the close framings of hand-held
-video, where one person fills half the frame height.
+video (`benchmarks/framing.py` measures both).
 
 **Flip.** With probability ``flip`` an item is mirrored: x of the normalised 2D and of the
 camera-frame 3D is negated and left and right joints are swapped. This equals seeing the
@@ -490,7 +490,6 @@ class ClipDataset(Dataset):
             X = scale_bones(self._world[frames], self._scales[view][:, None], self.skeleton)
             cam3d, px = project_stacked(X, self._stacked.take(view))
             size = self._stacked.size[view].astype(np.float32)
-            principal = self._stacked.center[view].astype(np.float32)
             conf = None
             if self.occlusion:
                 occ = np.stack(
@@ -503,7 +502,6 @@ class ClipDataset(Dataset):
         else:
             cam3d, px = self._cam3d[frames], self._px[frames]
             size = self._size[source]
-            principal = self._centre[source]
             conf = self._conf[frames]
             if self.occlusion:
                 occ = self._occ[frames]
@@ -511,7 +509,9 @@ class ClipDataset(Dataset):
         if self.noise is not None:
             px, conf = self.noise(px, rng, occluded=occ)
         if self.zoom > 1:
-            px = _zoom(px, principal, size, self.zoom ** rng.random((B,)))
+            virtual = self.views == "virtual"
+            principal = self._stacked.center[view] if virtual else self._centre[source]
+            px = _zoom(px, principal.astype(np.float32), size, self.zoom ** rng.random((B,)))
         w, h = size[:, 0][:, None, None, None], size[:, 1][:, None, None, None]
         kp = px / w * 2 - np.concatenate([np.ones_like(h), h / w], axis=-1)
         root = self.skeleton.root

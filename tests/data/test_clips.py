@@ -3,6 +3,8 @@ flip consistency, virtual views, determinism, the batch contract, splits."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -350,6 +352,13 @@ def test_occlusion_labels_and_severity(filmed, mocap):
 
 
 def test_zoom_is_a_longer_focal_length_and_stays_in_the_image(filmed):
+    # principal points off the image centre: the zoom must scale about them, not the centre
+    off_centre = []
+    for seq in filmed:
+        cams = {c: replace(cam, cx=420.0, cy=560.0) for c, cam in seq.cameras.items()}
+        joints_2d = {c: project(seq.joints_3d, cam) for c, cam in cams.items()}
+        off_centre.append(replace(seq, cameras=cams, joints_2d=joints_2d))
+    filmed = off_centre
     idx = list(range(0, 400, 7))
     plain = ClipDataset(filmed, length=5, stride=1)
     zoomed = ClipDataset(filmed, length=5, stride=1, zoom=3.0)
