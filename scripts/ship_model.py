@@ -102,7 +102,8 @@ def ship(run: Path, folder: Path, *, quiet: bool) -> dict:
     card = [
         f"# {name}",
         "",
-        f"`{config.model.name}` ({info['parameters'] / 1e6:.2f}M parameters), trained with "
+        f"`{config.model.name}` ({_overrides_text(config.model.overrides)}"
+        f"{info['parameters'] / 1e6:.2f}M parameters), trained with "
         f"`poseviz train models/{name}/config.yaml`"
         + (f" with `--set {' --set '.join(overrides)}`" if overrides else "")
         + ".",
@@ -119,6 +120,14 @@ def ship(run: Path, folder: Path, *, quiet: bool) -> dict:
     ]
     (folder / "README.md").write_text("\n".join(card))
     return info
+
+
+def _overrides_text(overrides: dict) -> str:
+    """The shipped config's changes to the registered model, as ``"dim 96, depth 2; "``
+    (empty when it trains the registry's configuration)."""
+    return "".join(f"{k} {v}, " for k, v in overrides.items()).removesuffix(", ") + (
+        "; " if overrides else ""
+    )
 
 
 def _reproducing_overrides(record: dict, shipped: Path) -> list[str]:
