@@ -368,7 +368,8 @@ class Converter:
                 f"convert from {self.source!r}: expected points of shape (..., {J}, C), got {tuple(points.shape)}"
             )
         if isinstance(points, torch.Tensor):
-            W = torch.as_tensor(self.weights, dtype=points.dtype, device=points.device)
+            # a copy (torch.tensor, not as_tensor): the weight matrix is a read-only array
+            W = torch.tensor(self.weights, dtype=points.dtype, device=points.device)
             out = torch.einsum("jk,...kc->...jc", W, points)
         else:
             out = np.einsum("jk,...kc->...jc", self.weights, np.asarray(points, dtype=np.float64))

@@ -72,7 +72,7 @@ class SyncedPair(pn.viewable.Viewer):
             loop_policy="once",
             show_loop_controls=False,
             sizing_mode="stretch_width",
-            name="Play",
+            label="Play",
         )
         self.player.param.watch(self._on_frame, "value")
 
