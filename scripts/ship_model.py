@@ -125,9 +125,7 @@ def ship(run: Path, folder: Path, *, quiet: bool) -> dict:
 def _overrides_text(overrides: dict) -> str:
     """The shipped config's changes to the registered model, as ``"dim 96, depth 2; "``
     (empty when it trains the registry's configuration)."""
-    return "".join(f"{k} {v}, " for k, v in overrides.items()).removesuffix(", ") + (
-        "; " if overrides else ""
-    )
+    return ", ".join(f"{k} {v}" for k, v in overrides.items()) + "; " if overrides else ""
 
 
 def _reproducing_overrides(record: dict, shipped: Path) -> list[str]:
