@@ -21,8 +21,10 @@ frame at that offset (file units). Built in: `CMU_DAZ_MAP` (the CMU "Daz-friendl
 ``hip, abdomen, chest, neck, head, lShldr, lForeArm, lHand, lThigh, lShin, lFoot``...) and
 `HIPS_MAP` (the common ``Hips, Spine1, Neck, Head, LeftArm, LeftForeArm, LeftHand, LeftUpLeg,
 LeftLeg, LeftFoot`` naming of CMU-ASF conversions, LAFAN1 and Mixamo; ``mixamorig:``
-prefixes and case are ignored). Pass ``mapping=`` for any other rig, or ``raw=True`` to keep
-the BVH joints.
+prefixes and case are ignored), one of which is picked from the file's joint names.
+`CMU_DAZ_FACE_MAP` (``mapping="cmu_daz_face"``) is the CMU rig with neck_nose and head at
+the nose and the eyes, the points 2D detectors give for them. Pass ``mapping=`` for any
+other rig, or ``raw=True`` to keep the BVH joints.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ from poseviz.skeleton.layouts import H36M17
 from poseviz.structures import PoseSequence
 
 __all__ = [
+    "BVH_MAPS",
+    "CMU_DAZ_FACE_MAP",
     "CMU_DAZ_MAP",
     "HIPS_MAP",
     "BvhSkeleton",
@@ -79,6 +83,19 @@ CMU_DAZ_MAP: JointMap = {
     "r_wrist": ("rHand",),
 }
 
+# The same rig with the face points that 2D detectors mark (MediaPipe, OpenPose, COCO; see
+# poseviz.skeleton.CONVERSIONS): neck_nose = the tip of the nose, head = the midpoint of the
+# rig's eye joints (4 cm either side, 8 cm above and 8 cm in front of the head joint). The
+# rig has no nose joint: its tip is taken 4 cm below and 3 cm in front of the eyes (adult
+# anthropometry), i.e. 4 cm above and 11 cm in front of the head joint in its frame (+z is
+# the face's direction in the rest pose). Lifting models trained on it read detector 2D
+# with the meaning it has and predict those points (`data.options.bvh_mapping`).
+CMU_DAZ_FACE_MAP: JointMap = {
+    **CMU_DAZ_MAP,
+    "neck_nose": (("head", (0.0, 4.0, 11.0)),),
+    "head": ("leftEye", "rightEye"),
+}
+
 # Hips/LeftUpLeg naming. pelvis = midpoint of the upper legs; spine = Spine1; thorax = Neck;
 # neck_nose = Head joint (top of the neck); head = the Head's end site.
 HIPS_MAP: JointMap = {
@@ -101,7 +118,10 @@ HIPS_MAP: JointMap = {
     "r_wrist": ("RightHand",),
 }
 
+# Maps chosen from a file's joint names when read_bvh gets no mapping, in this order.
 _BUILTIN_MAPS: dict[str, JointMap] = {"cmu_daz": CMU_DAZ_MAP, "hips": HIPS_MAP}
+# Every named map (read_bvh's mapping= also takes these names).
+BVH_MAPS: dict[str, JointMap] = {**_BUILTIN_MAPS, "cmu_daz_face": CMU_DAZ_FACE_MAP}
 
 _CHANNELS = {
     "xposition", "yposition", "zposition", "xrotation", "yrotation", "zrotation",
@@ -409,7 +429,7 @@ def read_bvh(
     path: str | Path,
     *,
     raw: bool = False,
-    mapping: JointMap | None = None,
+    mapping: JointMap | str | None = None,
     unit: str = "auto",
     scale: float | None = None,
     fps: float | None = None,
@@ -421,8 +441,9 @@ def read_bvh(
     Args:
         path: the ``.bvh`` file.
         raw: keep the BVH joints (end sites dropped; layout ``bvh_<digest>``).
-        mapping: h36m17 joint -> point references (see the module docstring); default: a
-            built-in map chosen from the joint names.
+        mapping: h36m17 joint -> point references (see the module docstring), or the name
+            of one in `BVH_MAPS` (e.g. ``"cmu_daz_face"``); default: a built-in map chosen
+            from the joint names.
         unit: the file's length unit (``"cm"``, ``"mm"``, ``"m"``, ``"inch"``) or
             ``"auto"`` (guessed from the rest-pose stature).
         scale: metres per file unit; overrides ``unit``.
@@ -431,6 +452,13 @@ def read_bvh(
         subject, action: labels (default: the parent folder name and the file stem).
     """
     path = Path(path)
+    if isinstance(mapping, str):
+        if mapping not in BVH_MAPS:
+            raise ValueError(
+                f"read_bvh({path.name!r}): unknown mapping {mapping!r}; named maps: "
+                f"{sorted(BVH_MAPS)}"
+            )
+        mapping = BVH_MAPS[mapping]
     sk, values, frame_time = parse_bvh(path)
     if scale is None:
         scale = unit_scale(detect_unit(sk, path) if unit == "auto" else unit, path, "unit")

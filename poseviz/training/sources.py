@@ -80,6 +80,10 @@ class ClipOptions:
         zoom: largest focal-length factor of the zoom augmentation of the training views
             (`poseviz.data.clips.ClipDataset`; 1: off): people framed as closely as in
             hand-held video, not only as small as a camera that keeps a whole clip in view.
+        bvh_mapping: joint map of the BVH files in ``paths`` (a name in
+            `poseviz.data.bvh.BVH_MAPS`; default: picked from each file's joint names).
+            ``cmu_daz_face`` puts the CMU clips' neck_nose and head at the nose and the eyes,
+            where 2D detectors put them, for models that lift real video.
         demo_repeat: how many times the demo training clips count per epoch beside the
             motion files (each copy gets its own pool of virtual views), so that a few
             demo clips are not drowned by hours of mocap: the held-out clips are demo clips.
@@ -104,6 +108,7 @@ class ClipOptions:
     occlusion: bool | None = None
     target_fps: float | None = None
     zoom: float = 1.0
+    bvh_mapping: str | None = None
     demo_repeat: int = 1
     image_size: tuple[int, int] | None = None
     heatmap_size: tuple[int, int] | None = None
@@ -190,9 +195,12 @@ def expand_path(raw: str) -> Path:
 MIN_FRAMES = 10  # shorter motion files (a BVH rest pose, say) are not training clips
 
 
-def _motion(paths: Sequence[str], target_fps: float | None) -> list[Group]:
+def _motion(
+    paths: Sequence[str], target_fps: float | None, bvh_mapping: str | None = None
+) -> list[Group]:
     """One group per path: its sequences and their up axis, detected over all of them (a
-    clip spent lying down cannot mislead it)."""
+    clip spent lying down cannot mislead it). ``bvh_mapping`` names the joint map of the
+    BVH files (`poseviz.data.bvh.BVH_MAPS`)."""
     from poseviz.data import load
     from poseviz.data.axes import up_axis
 
@@ -202,7 +210,7 @@ def _motion(paths: Sequence[str], target_fps: float | None) -> list[Group]:
         if not path.exists():
             raise FileNotFoundError(f"data.paths: {path}: no such file or folder")
         out = []
-        for seq in load(path):
+        for seq in load(path, **_load_options(path, bvh_mapping)):
             if seq.num_frames < MIN_FRAMES:
                 continue
             if seq.joints_3d is None:
@@ -217,6 +225,23 @@ def _motion(paths: Sequence[str], target_fps: float | None) -> list[Group]:
         up = up_axis(np.concatenate([s.joints_3d for s in out]))
         groups.append((tuple(float(v) for v in up), out))
     return groups
+
+
+def _load_options(path: Path, bvh_mapping: str | None) -> dict[str, Any]:
+    if bvh_mapping is None:
+        return {}
+    from poseviz.data.bvh import BVH_MAPS
+
+    if bvh_mapping not in BVH_MAPS:
+        raise ValueError(
+            f"config.data.options.bvh_mapping: unknown map {bvh_mapping!r}; "
+            f"known: {sorted(BVH_MAPS)}"
+        )
+    if path.is_file() and path.suffix.lower() != ".bvh":
+        raise ValueError(
+            f"config.data.options.bvh_mapping: data.paths entry {path} is not a BVH file"
+        )
+    return {"mapping": bvh_mapping}
 
 
 class ConcatClips(Dataset):
@@ -390,7 +415,7 @@ def demo_source(config: Any, *, model: Any, seed: int) -> tuple[Dataset, Dataset
     o = clip_options(config)
     train: list[Group] = [(DEMO_UP, _demo("train", o.demo_repeat))]
     if config.paths:
-        train += _motion(config.paths, o.target_fps)
+        train += _motion(config.paths, o.target_fps, o.bvh_mapping)
     return _clip_sets(train, _demo("val"), config, model, seed)
 
 
@@ -401,7 +426,7 @@ def motion_source(config: Any, *, model: Any, seed: int) -> tuple[Dataset, Datas
     if not config.paths:
         raise ValueError("data.source 'motion' needs data.paths (motion files or folders)")
     o = clip_options(config)
-    train = _motion(config.paths, o.target_fps)
+    train = _motion(config.paths, o.target_fps, o.bvh_mapping)
     if config.include_demo:
         train = [(DEMO_UP, _demo("train", o.demo_repeat)), *train]
     return _clip_sets(train, _demo("val"), config, model, seed)

@@ -137,3 +137,17 @@ def test_motion_source_with_cmu_clips(tmp_path, shared_data):
     subjects = {s.subject for part in getattr(train, "parts", [train]) for s in part.sequences}
     assert "train" in subjects and len(subjects) > 1 and val is not None
     check_batch(train.__getitems__([0, len(train) - 1]))
+
+
+def test_bvh_mapping_option_reaches_the_motion_files(tmp_path, shared_data):
+    from poseviz.training.sources import _motion
+
+    clip = sorted((shared_data / "cmu_bvh_acrnn").glob("*/*.bvh"))[0]
+    ((_, (plain,)),) = _motion([str(clip)], None)
+    ((_, (face,)),) = _motion([str(clip)], None, "cmu_daz_face")
+    moved = np.abs(face.joints_3d - plain.joints_3d).max(axis=(0, 2))
+    assert (moved[[9, 10]] > 0.03).all() and (np.delete(moved, [9, 10]) == 0).all()
+    with pytest.raises(ValueError, match=r"data\.options\.bvh_mapping: unknown map 'x'"):
+        _motion([str(clip)], None, "x")
+    config = _config(tmp_path, data={"source": "demo", "options": {"bvh_mapping": "cmu_daz_face"}})
+    assert config.data.options["bvh_mapping"] == "cmu_daz_face"
