@@ -22,8 +22,8 @@ frame at that offset (file units). Built in: `CMU_DAZ_MAP` (the CMU "Daz-friendl
 `HIPS_MAP` (the common ``Hips, Spine1, Neck, Head, LeftArm, LeftForeArm, LeftHand, LeftUpLeg,
 LeftLeg, LeftFoot`` naming of CMU-ASF conversions, LAFAN1 and Mixamo; ``mixamorig:``
 prefixes and case are ignored), one of which is picked from the file's joint names.
-`CMU_DAZ_FACE_MAP` (``mapping="cmu_daz_face"``) is the CMU rig with neck_nose and head at
-the nose and the eyes, the points 2D detectors give for them. Pass ``mapping=`` for any
+`CMU_DAZ_DETECTOR_MAP` (``mapping="cmu_daz_detector"``) is the CMU rig with spine, thorax,
+neck_nose and head where 2D detectors' keypoints put them (nose, eyes, shoulders). Pass ``mapping=`` for any
 other rig, or ``raw=True`` to keep the BVH joints.
 """
 
@@ -44,7 +44,7 @@ from poseviz.structures import PoseSequence
 
 __all__ = [
     "BVH_MAPS",
-    "CMU_DAZ_FACE_MAP",
+    "CMU_DAZ_DETECTOR_MAP",
     "CMU_DAZ_MAP",
     "HIPS_MAP",
     "BvhSkeleton",
@@ -83,15 +83,19 @@ CMU_DAZ_MAP: JointMap = {
     "r_wrist": ("rHand",),
 }
 
-# The same rig with the face points that 2D detectors mark (MediaPipe, OpenPose, COCO; see
-# poseviz.skeleton.CONVERSIONS): neck_nose = the tip of the nose, head = the midpoint of the
-# rig's eye joints (4 cm either side, 8 cm above and 8 cm in front of the head joint). The
-# rig has no nose joint: its tip is taken 4 cm below and 3 cm in front of the eyes (adult
-# anthropometry), i.e. 4 cm above and 11 cm in front of the head joint in its frame (+z is
-# the face's direction in the rest pose). Lifting models trained on it read detector 2D
-# with the meaning it has and predict those points (`data.options.bvh_mapping`).
-CMU_DAZ_FACE_MAP: JointMap = {
+# The same rig with h36m17's derived joints built as 2D detectors' keypoints build them
+# (MediaPipe, OpenPose, COCO; poseviz.skeleton.CONVERSIONS): thorax = shoulder midpoint,
+# spine = mean of the hips and shoulders, neck_nose = the tip of the nose, head = the
+# midpoint of the rig's eye joints (4 cm either side, 8 cm above and 8 cm in front of the
+# head joint). The rig has no nose joint: its tip is taken 4 cm below and 3 cm in front of
+# the eyes (adult anthropometry), i.e. 4 cm above and 11 cm in front of the head joint in
+# its frame (+z is the face's direction in the rest pose). Lifting models trained on it
+# read detector 2D with the meaning it has and predict those points
+# (`data.options.bvh_mapping`).
+CMU_DAZ_DETECTOR_MAP: JointMap = {
     **CMU_DAZ_MAP,
+    "spine": ("rThigh", "lThigh", "rShldr", "lShldr"),
+    "thorax": ("rShldr", "lShldr"),
     "neck_nose": (("head", (0.0, 4.0, 11.0)),),
     "head": ("leftEye", "rightEye"),
 }
@@ -121,7 +125,7 @@ HIPS_MAP: JointMap = {
 # Maps chosen from a file's joint names when read_bvh gets no mapping, in this order.
 _BUILTIN_MAPS: dict[str, JointMap] = {"cmu_daz": CMU_DAZ_MAP, "hips": HIPS_MAP}
 # Every named map (read_bvh's mapping= also takes these names).
-BVH_MAPS: dict[str, JointMap] = {**_BUILTIN_MAPS, "cmu_daz_face": CMU_DAZ_FACE_MAP}
+BVH_MAPS: dict[str, JointMap] = {**_BUILTIN_MAPS, "cmu_daz_detector": CMU_DAZ_DETECTOR_MAP}
 
 _CHANNELS = {
     "xposition", "yposition", "zposition", "xrotation", "yrotation", "zrotation",
@@ -442,7 +446,7 @@ def read_bvh(
         path: the ``.bvh`` file.
         raw: keep the BVH joints (end sites dropped; layout ``bvh_<digest>``).
         mapping: h36m17 joint -> point references (see the module docstring), or the name
-            of one in `BVH_MAPS` (e.g. ``"cmu_daz_face"``); default: a built-in map chosen
+            of one in `BVH_MAPS` (e.g. ``"cmu_daz_detector"``); default: a built-in map chosen
             from the joint names.
         unit: the file's length unit (``"cm"``, ``"mm"``, ``"m"``, ``"inch"``) or
             ``"auto"`` (guessed from the rest-pose stature).

@@ -9,7 +9,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from poseviz.data import FormatError, load
-from poseviz.data.bvh import BVH_MAPS, CMU_DAZ_FACE_MAP, CMU_DAZ_MAP, parse_bvh, read_bvh
+from poseviz.data.bvh import BVH_MAPS, CMU_DAZ_DETECTOR_MAP, CMU_DAZ_MAP, parse_bvh, read_bvh
 from poseviz.skeleton import get_skeleton
 from tests.data._read_helpers import bone_lengths, implausible_bones
 
@@ -227,34 +227,38 @@ def test_every_cmu_bvh_clip_loads_to_h36m17(shared_data):
 
 def test_cmu_map_covers_h36m17():
     assert set(CMU_DAZ_MAP) == set(get_skeleton("h36m17").names)
-    assert set(CMU_DAZ_FACE_MAP) == set(get_skeleton("h36m17").names)
+    assert set(CMU_DAZ_DETECTOR_MAP) == set(get_skeleton("h36m17").names)
 
 
-def test_cmu_face_map_puts_head_at_the_eyes_and_neck_nose_at_the_nose(shared_data):
+def test_cmu_detector_map_builds_the_derived_joints_as_detectors_do(shared_data):
     path = _cmu_clips(shared_data)[0]
     default = load(path)[0].joints_3d
-    face = load(path, mapping="cmu_daz_face")[0].joints_3d
+    det = load(path, mapping="cmu_daz_detector")[0].joints_3d
     raw_seq = read_bvh(path, raw=True)[0]
     raw = {n: raw_seq.joints_3d[:, k] for k, n in enumerate(get_skeleton(raw_seq.skeleton).names)}
-    # Only the two face joints move; head is the midpoint of the rig's eye joints.
-    others = [j for j in range(17) if j not in (9, 10)]
-    np.testing.assert_array_equal(face[:, others], default[:, others])
-    np.testing.assert_allclose(face[:, 10], (raw["leftEye"] + raw["rightEye"]) / 2, atol=1e-9)
+    # Limbs and pelvis unchanged; the derived joints as in CONVERSIONS["blazepose33"].
+    derived = [7, 8, 9, 10]  # spine, thorax, neck_nose, head
+    others = [j for j in range(17) if j not in derived]
+    np.testing.assert_array_equal(det[:, others], default[:, others])
+    shoulders = (raw["lShldr"] + raw["rShldr"]) / 2
+    np.testing.assert_allclose(det[:, 8], shoulders, atol=1e-9)
+    np.testing.assert_allclose(det[:, 7], (shoulders + (raw["lThigh"] + raw["rThigh"]) / 2) / 2)
+    np.testing.assert_allclose(det[:, 10], (raw["leftEye"] + raw["rightEye"]) / 2, atol=1e-9)
     np.testing.assert_allclose(default[:, 9], raw["head"], atol=1e-9)  # skull base by default
     # The nose is a point fixed in the head's frame, (0, 4, 11) cm from the head joint:
     # rigid distances to the head joint and to the eyes (eyes at (+-4.15, 8.05, 8.05) cm).
-    to_head = np.linalg.norm(face[:, 9] - raw["head"], axis=-1)
+    to_head = np.linalg.norm(det[:, 9] - raw["head"], axis=-1)
     np.testing.assert_allclose(to_head, np.hypot(0.04, 0.11), atol=1e-9)
-    to_eyes = np.linalg.norm(face[:, 9] - face[:, 10], axis=-1)
+    to_eyes = np.linalg.norm(det[:, 9] - det[:, 10], axis=-1)
     np.testing.assert_allclose(to_eyes, np.hypot(0.08047 - 0.04, 0.11 - 0.08047), atol=1e-4)
     # In front of the face: the nose is ahead of the head joint in the direction the body
     # faces (Y-up clips: left hip minus right hip, crossed with up) nearly always.
     facing = np.cross(default[:, 4] - default[:, 1], [0.0, 1.0, 0.0])
-    assert (np.einsum("td,td->t", face[:, 9] - raw["head"], facing) > 0).mean() > 0.95
+    assert (np.einsum("td,td->t", det[:, 9] - raw["head"], facing) > 0).mean() > 0.95
 
 
 def test_named_bvh_maps(tmp_path):
-    assert {"cmu_daz", "cmu_daz_face", "hips"} <= set(BVH_MAPS)
+    assert {"cmu_daz", "cmu_daz_detector", "hips"} <= set(BVH_MAPS)
     path = _write_two_joint(tmp_path / "two.bvh", np.zeros((2, 9)))
-    with pytest.raises(ValueError, match=r"two\.bvh.*unknown mapping 'nope'.*cmu_daz_face"):
+    with pytest.raises(ValueError, match=r"two\.bvh.*unknown mapping 'nope'.*cmu_daz_detector"):
         read_bvh(path, mapping="nope")
