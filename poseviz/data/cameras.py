@@ -7,7 +7,10 @@ parameter (``up="z"`` for Human3.6M, C3D labs and the DeepMimic reader; ``"y"`` 
 Azimuth is measured in the ground plane from the world's +x axis (for ``up="z"`` and
 ``"y"`` alike), counter-clockwise seen from above: a camera at azimuth 0 stands on the +x
 side of the subject, i.e. in front of a DeepMimic clip's initial heading. Elevation is
-the angle above the ground plane.
+the angle above the ground plane. Roll turns a camera about its viewing direction, as a
+hand-held phone or a tripod on uneven ground is turned: positive roll turns the image's
+content counter-clockwise on screen (the world's up leans to the left of the image's up
+by ``roll`` degrees); 0 keeps the world's up pointing up the image.
 
 Every camera is aimed at the centre of the subject's bounding sphere over the whole
 sequence and placed at least far enough away that the whole sphere fits in the image
@@ -130,16 +133,21 @@ def orbit_camera(
     cx: float | None = None,
     cy: float | None = None,
     up: str | Sequence[float] = "z",
+    roll: float = 0.0,
 ) -> Camera:
-    """A camera on a sphere around ``target``: ``azimuth`` and ``elevation`` in degrees
-    (see the module docstring), ``distance`` in metres, ``focal`` (fx = fy) in pixels,
-    looking at ``target``; principal point at the image centre unless given."""
+    """A camera on a sphere around ``target``: ``azimuth``, ``elevation`` and ``roll`` in
+    degrees (see the module docstring), ``distance`` in metres, ``focal`` (fx = fy) in
+    pixels, looking at ``target``; principal point at the image centre unless given."""
     u = up_vector(up)
     a, b = _horizontal_basis(u)
     az, el = np.radians(azimuth), np.radians(elevation)
     direction = np.cos(el) * (np.cos(az) * a + np.sin(az) * b) + np.sin(el) * u
     eye = np.asarray(target, float) + distance * direction
     R, t = look_at(eye, target, u)
+    if roll:
+        c, s = np.cos(np.radians(roll)), np.sin(np.radians(roll))
+        turn = np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]])  # about the optical axis
+        R, t = turn @ R, turn @ t
     return Camera(
         id=camera_id,
         width=width,
@@ -216,17 +224,22 @@ def sample_cameras(
     size: tuple[int, int] = (1000, 1000),
     margin: float = 1.05,
     prefix: str = "virtual",
+    roll: tuple[float, float] = (0.0, 0.0),
 ) -> list[Camera]:
     """``n`` random cameras aimed at the motion ``joints`` ``(T, J, 3)`` (world metres).
 
     Per camera, uniformly: azimuth and elevation (degrees), distance (m; raised where
     needed to ``margin`` times `fit_distance` so the whole motion is in view), focal length
     fx = fy (px), and the principal point offset from the image centre by up to
-    ``principal_jitter`` times the image width/height. Ids are ``<prefix><k>``.
+    ``principal_jitter`` times the image width/height; roll (degrees) when its range is
+    not ``(0, 0)``, drawn after the rest so that cameras without roll are the same draws as
+    before roll existed. Rolling keeps the whole motion in view: the bounding sphere
+    projects to a circle about the principal point. Ids are ``<prefix><k>``.
     """
     centre, radius = subject_bounds(joints)
     w, h = size
     u = rng.random((n, 6))
+    rolls = rng.uniform(roll[0], roll[1], n) if tuple(roll) != (0.0, 0.0) else np.zeros(n)
     out = []
     for k in range(n):
         az = azimuth[0] + (azimuth[1] - azimuth[0]) * u[k, 0]
@@ -249,6 +262,7 @@ def sample_cameras(
                 cx=cx,
                 cy=cy,
                 up=up,
+                roll=float(rolls[k]),
             )
         )
     return out

@@ -139,7 +139,7 @@ class VirtualViews:
     Attributes:
         views_per_sequence: size of each sequence's pool of (camera, body proportions).
         up: the world's up axis (``"z"``; ``"y"`` for BVH).
-        azimuth, elevation: ranges in degrees; distance: metres (raised so the whole
+        azimuth, elevation, roll: ranges in degrees; distance: metres (raised so the whole
             motion stays in view); focal: pixels; principal_jitter: fraction of the
             image size; size: image width and height (see `sample_cameras`).
         bone_scaling: random body proportions per view (None: the mocap's own skeleton).
@@ -154,6 +154,7 @@ class VirtualViews:
     elevation: tuple[float, float] = (-5.0, 35.0)
     distance: tuple[float, float] = (3.0, 8.0)
     focal: tuple[float, float] = (700.0, 1600.0)
+    roll: tuple[float, float] = (0.0, 0.0)
     principal_jitter: float = 0.05
     size: tuple[int, int] = (1000, 1000)
     bone_scaling: BoneScaling | None = field(default_factory=BoneScaling)
@@ -394,6 +395,7 @@ class ClipDataset(Dataset):
                     focal=cfg.focal,
                     principal_jitter=cfg.principal_jitter,
                     size=cfg.size,
+                    roll=cfg.roll,
                 )[0]
                 cams.append(replace(camera, id=f"virtual{j}"))
                 scales.append(s)

@@ -114,6 +114,44 @@ def test_h36m_like_rig(cartwheel):
     assert np.degrees(np.arctan2(d[1], d[0])) == pytest.approx(135)
 
 
+@pytest.mark.parametrize("roll", [30.0, -20.0, 90.0])
+def test_orbit_camera_roll_tilts_the_world_up_in_the_image(roll):
+    level = orbit_camera("c", [0, 0, 1], azimuth=40, elevation=0, distance=4, focal=1000)
+    cam = orbit_camera("c", [0, 0, 1], azimuth=40, elevation=0, distance=4, focal=1000, roll=roll)
+    # Same place and viewing direction, turned about it.
+    np.testing.assert_allclose(cam.center, level.center, atol=1e-12)
+    np.testing.assert_allclose(cam.R[2], level.R[2], atol=1e-12)
+    # A vertical segment through the target: up the image when level; leaning left of the
+    # image's up by `roll` degrees when rolled (screen coordinates, y down).
+    foot, top = project(np.array([[0.0, 0.0, 0.5], [0.0, 0.0, 1.5]]), cam)
+    d = top - foot
+    assert np.degrees(np.arctan2(-d[0], -d[1])) == pytest.approx(roll)
+    # The target stays on the optical axis, at the principal point.
+    np.testing.assert_allclose(project(np.array([[0.0, 0.0, 1.0]]), cam)[0], [500, 500])
+
+
+def test_sample_cameras_roll_range_and_unrolled_draws(cartwheel):
+    kw = dict(elevation=(0, 30), focal=(800, 1200))
+    level = sample_cameras(np.random.default_rng(3), 20, cartwheel.joints_3d, **kw)
+    assert level == sample_cameras(
+        np.random.default_rng(3), 20, cartwheel.joints_3d, roll=(0.0, 0.0), **kw
+    )
+    rolled = sample_cameras(np.random.default_rng(3), 20, cartwheel.joints_3d, roll=(-30, 30), **kw)
+    rolls = []
+    for a, b in zip(level, rolled, strict=True):
+        # The roll is drawn after everything else: same position, focal length, axis.
+        np.testing.assert_allclose(b.center, a.center, atol=1e-9)
+        assert (b.fx, b.cx, b.cy) == (a.fx, a.cx, a.cy)
+        np.testing.assert_allclose(b.R[2], a.R[2], atol=1e-12)
+        # The angle between the two cameras' x axes is the roll.
+        rolls.append(
+            np.degrees(np.arctan2(np.dot(np.cross(a.R[0], b.R[0]), a.R[2]), a.R[0] @ b.R[0]))
+        )
+        assert in_view(cartwheel.joints_3d, b)
+    rolls = np.abs(rolls)
+    assert rolls.max() <= 30 + 1e-9 and rolls.max() > 15 and np.ptp(rolls) > 5
+
+
 def test_sample_cameras_ranges_and_view(cartwheel):
     cams = sample_cameras(
         np.random.default_rng(0),
