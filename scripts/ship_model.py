@@ -161,6 +161,12 @@ def _data_sentence(data, *, image: bool, occlusion: bool = False) -> str:
             seen += " and detector-like 2D noise"
         if occlusion:
             seen += ", with each view's self-occlusion labels"
+        if tuple(options.roll) != (0.0, 0.0):
+            lo, hi = options.roll
+            seen += (
+                f", the cameras turned by {lo:g} to {hi:g} degrees about their viewing "
+                "direction (`data.options.roll`)"
+            )
         if options.zoom > 1:
             seen += (
                 f", each window zoomed in by up to {options.zoom:g}x about the principal point "
@@ -171,8 +177,11 @@ def _data_sentence(data, *, image: bool, occlusion: bool = False) -> str:
         demo += f" (counted {options.demo_repeat} times per epoch)"
     if not data.paths:
         return f"{demo} as {seen}; source `{data.source}`."
+    motion = ", ".join(data.paths)
+    if options.bvh_mapping:
+        motion += f" (BVH joint map `{options.bvh_mapping}`; `data.options.bvh_mapping`)"
     return (
-        f"{demo} and the motion in {', '.join(data.paths)}, as {seen}; source "
+        f"{demo} and the motion in {motion}, as {seen}; source "
         f"`{data.source}`. The CMU clips are the public CMU Graphics Lab motions "
         "(mocap.cs.cmu.edu) as BVH from `papagina/Auto_Conditioned_RNN_motion` (see "
         "`../shared/data/cmu_bvh_acrnn/README.md`); without them, drop `data.paths`."

@@ -68,6 +68,9 @@ class ClipOptions:
         views_per_sequence: virtual cameras (each with its own body proportions) per clip.
         azimuth, elevation, distance, focal: ranges of the virtual cameras (degrees, metres,
             pixels; see `poseviz.data.clips.VirtualViews`).
+        roll: range of the virtual cameras' turn about their viewing direction (degrees;
+            default none): real footage is rarely level (hand-held phones, tripods on
+            uneven ground), and models that never saw a tilted person misjudge one.
         bone_scaling: random body proportions per view; ``size_range`` (global factor) and
             ``bone_range`` (per bone, mirrored bones alike) set how much.
         noise: detector-like 2D noise (`poseviz.data.cameras.DetectorNoise`); ``True`` for
@@ -82,8 +85,9 @@ class ClipOptions:
             hand-held video, not only as small as a camera that keeps a whole clip in view.
         bvh_mapping: joint map of the BVH files in ``paths`` (a name in
             `poseviz.data.bvh.BVH_MAPS`; default: picked from each file's joint names).
-            ``cmu_daz_face`` puts the CMU clips' neck_nose and head at the nose and the eyes,
-            where 2D detectors put them, for models that lift real video.
+            ``cmu_daz_detector`` builds the CMU clips' spine, thorax, neck_nose and head
+            from shoulders, hips, nose and eyes as 2D detectors' keypoints do, for models
+            that lift real video.
         demo_repeat: how many times the demo training clips count per epoch beside the
             motion files (each copy gets its own pool of virtual views), so that a few
             demo clips are not drowned by hours of mocap: the held-out clips are demo clips.
@@ -100,6 +104,7 @@ class ClipOptions:
     elevation: tuple[float, float] = (-5.0, 35.0)
     distance: tuple[float, float] = (3.0, 8.0)
     focal: tuple[float, float] = (700.0, 1600.0)
+    roll: tuple[float, float] = (0.0, 0.0)
     bone_scaling: bool = True
     size_range: tuple[float, float] = (0.85, 1.15)
     bone_range: tuple[float, float] = (0.9, 1.1)
@@ -339,6 +344,11 @@ def _image_sets(
 ) -> tuple[Dataset, Dataset]:
     from poseviz.data.synthetic import SyntheticImageDataset
 
+    if tuple(o.roll) != (0.0, 0.0) or o.zoom != 1.0:
+        raise ValueError(
+            "config.data.options: roll and zoom turn and scale the virtual cameras of keypoint "
+            "models; image models train through each clip's fixed rig (leave them out)"
+        )
     size = tuple(o.image_size or getattr(model.config, "image_size", (256, 256)))
     kw = dict(size=size, heatmap_size=o.heatmap_size, stride=o.image_stride)
     tr = SyntheticImageDataset(_with_cameras(train, seed), seed=seed, **kw)
@@ -383,6 +393,7 @@ def _clip_sets(
             elevation=o.elevation,
             distance=o.distance,
             focal=o.focal,
+            roll=o.roll,
             bone_scaling=scaling,
         )
         parts.append(

@@ -11,6 +11,7 @@ from poseviz.training.data import build_datasets
 from poseviz.training.evaluate import mean_training_pose
 from poseviz.training.sources import ConcatClips, clip_shape, expand_path
 from poseviz.training.trainer import Trainer
+from tests.models.test_lifting_by_image import SMALL
 from tests.training.tiny import TinyDataset
 
 SMALL_VP3D = {"name": "videopose3d_t27", "channels": 16, "filter_widths": [3, 3], "dropout": 0.0}
@@ -144,10 +145,42 @@ def test_bvh_mapping_option_reaches_the_motion_files(tmp_path, shared_data):
 
     clip = sorted((shared_data / "cmu_bvh_acrnn").glob("*/*.bvh"))[0]
     ((_, (plain,)),) = _motion([str(clip)], None)
-    ((_, (face,)),) = _motion([str(clip)], None, "cmu_daz_face")
-    moved = np.abs(face.joints_3d - plain.joints_3d).max(axis=(0, 2))
-    assert (moved[[9, 10]] > 0.03).all() and (np.delete(moved, [9, 10]) == 0).all()
+    ((_, (det,)),) = _motion([str(clip)], None, "cmu_daz_detector")
+    moved = np.abs(det.joints_3d - plain.joints_3d).max(axis=(0, 2))
+    derived = [7, 8, 9, 10]  # spine, thorax, neck_nose, head
+    assert (moved[derived] > 0.02).all() and (np.delete(moved, derived) == 0).all()
     with pytest.raises(ValueError, match=r"data\.options\.bvh_mapping: unknown map 'x'"):
         _motion([str(clip)], None, "x")
-    config = _config(tmp_path, data={"source": "demo", "options": {"bvh_mapping": "cmu_daz_face"}})
-    assert config.data.options["bvh_mapping"] == "cmu_daz_face"
+    config = _config(
+        tmp_path, data={"source": "demo", "options": {"bvh_mapping": "cmu_daz_detector"}}
+    )
+    assert config.data.options["bvh_mapping"] == "cmu_daz_detector"
+
+
+def test_roll_option_turns_the_virtual_cameras(tmp_path):
+    def rolls(options):
+        config = _config(
+            tmp_path, data={"source": "demo", "options": {"views_per_sequence": 3, **options}}
+        )
+        model = create_model("videopose3d_t27", channels=16, filter_widths=[3, 3])
+        train, _ = build_datasets(config.data, model=model, seed=0)
+        (part,) = getattr(train, "parts", [train])
+        out = []
+        for s in range(3):
+            for v in range(3):
+                # The image's x axis tilts out of the ground plane by the roll.
+                cam = part.virtual_camera(s, v)
+                out.append(np.degrees(np.arcsin(abs(cam.R[0] @ [0.0, 0.0, 1.0]))))
+        return np.array(out)
+
+    assert rolls({}).max() < 1e-6
+    turned = rolls({"roll": [-30.0, 30.0]})
+    assert turned.max() > 10 and turned.max() <= 30 + 1e-6
+
+
+def test_image_models_refuse_camera_augmentations_they_do_not_get(tmp_path):
+    model = create_model("lifting_by_image", **SMALL)
+    for options in ({"roll": [-30.0, 30.0]}, {"zoom": 2.0}):
+        config = _config(tmp_path, data={"source": "demo", "options": options})
+        with pytest.raises(ValueError, match="roll and zoom .* image models"):
+            build_datasets(config.data, model=model, seed=0)
