@@ -105,6 +105,7 @@ def _lift(args: argparse.Namespace, video, outdir) -> int:
         model,
         model_id=Path(args.model).name or str(args.model),
         flip_tta=args.flip_tta,
+        level=args.level,
         progress=not args.quiet,
     )
     idx = np.asarray(pred.frame_indices)
@@ -160,6 +161,10 @@ def _add_lift(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--flip-tta", action="store_true", help="average with the mirrored input's prediction"
     )
+    p.add_argument(
+        "--level", action="store_true",
+        help="lift each view turned about the optical axis so the trunk points up, then turn back",
+    )  # fmt: skip
     p.add_argument(
         "--smooth",
         choices=("none", "one_euro", "savgol"),
@@ -232,6 +237,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         "model": str(args.model),
         "data": str(args.data),
         "flip_tta": bool(args.flip_tta),
+        "level": bool(args.level),
         "views": len(predictions),
         "frames": sum(p.num_frames for p in predictions),
     }

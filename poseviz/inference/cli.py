@@ -34,6 +34,10 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
         "--flip-tta", action="store_true", help="average with the mirrored input's prediction"
     )
     p.add_argument(
+        "--level", action="store_true",
+        help="lift each view turned about the optical axis so the trunk points up, then turn back",
+    )  # fmt: skip
+    p.add_argument(
         "--batch-size", type=int, default=256, help="windows per forward pass (default 256)"
     )
     p.add_argument("--device", help="cpu, cuda, cuda:1 (default: CUDA when available)")
@@ -54,6 +58,7 @@ def run_predictions(args: argparse.Namespace) -> tuple[list, list, str]:
         cameras=args.camera,
         model_id=model_id,
         flip_tta=args.flip_tta,
+        level=args.level,
         batch_size=args.batch_size,
         progress=not args.quiet,
     )

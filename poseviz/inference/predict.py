@@ -321,6 +321,7 @@ def predict_sequence(
     model_id: str | None = None,
     inputs: Mapping[str, torch.Tensor] | None = None,
     flip_tta: bool = False,
+    level: bool = False,
     clip: int | None = None,
     batch_size: int = 256,
     progress: bool = False,
@@ -334,11 +335,21 @@ def predict_sequence(
         inputs: precomputed inputs (frames first) instead of `model_inputs`, e.g. crops of
             a real video.
         flip_tta, clip, batch_size, progress: see `lift`.
+        level: lift the view as a camera turned about its optical axis so that the
+            person's trunk points up the image, and turn the 3D back
+            (`poseviz.inference.level`; keypoint models only, not with ``inputs``); the
+            angle (degrees) is recorded in aux ``level_angle`` ``(T,)``.
 
     Returns:
         ``joints_3d`` ``(T, J, 3)`` root-relative camera-frame metres and per-frame aux
         (e.g. ``occlusion_prob`` ``(T, J)``, ``attention``).
+
+    Raises:
+        ValueError: ``level`` with an image model or with ``inputs``.
     """
+    angle = None
+    if level:
+        angle, sequence = _levelled(model, sequence, camera_id, inputs)
     if inputs is None:
         inputs = model_inputs(model, sequence, camera_id, progress=progress)
     pose, aux = lift(
@@ -350,13 +361,47 @@ def predict_sequence(
         progress=progress,
         desc=f"{sequence.name}/{camera_id}",
     )
+    joints_3d = pose.numpy()
+    aux_np = {k: v.numpy() for k, v in aux.items()}
+    if angle is not None:
+        from poseviz.inference.level import turn_camera_frame
+
+        joints_3d = turn_camera_frame(joints_3d, -angle).astype(joints_3d.dtype)
+        aux_np["level_angle"] = np.full(len(joints_3d), angle, dtype=np.float32)
     return Prediction(
         model_id=model_id or type(model).__name__,
         sequence_id=sequence.name,
         camera_id=camera_id,
-        joints_3d=pose.numpy(),
-        aux={k: v.numpy() for k, v in aux.items()},
+        joints_3d=joints_3d,
+        aux=aux_np,
     )
+
+
+def _levelled(
+    model: LiftingModel,
+    sequence: PoseSequence,
+    camera_id: str,
+    inputs: Mapping[str, torch.Tensor] | None,
+) -> tuple[float, PoseSequence]:
+    """The view's level angle and the sequence with that view's 2D turned by it."""
+    from dataclasses import replace
+
+    from poseviz.inference.level import level_angle, turn_view_2d
+
+    if inputs is not None or "image" in getattr(model, "inputs", ()):
+        raise ValueError(
+            f"predict: level turns the 2D keypoints only; {type(model).__name__} reads "
+            "images or was given precomputed inputs (lift without level)"
+        )
+    if camera_id not in sequence.joints_2d or camera_id not in sequence.cameras:
+        raise ValueError(
+            f"predict: level needs the 2D keypoints and the camera of view {camera_id!r} of "
+            f"sequence {sequence.name!r}"
+        )
+    points = sequence.joints_2d[camera_id]
+    angle = level_angle(points)
+    turned = turn_view_2d(points, sequence.cameras[camera_id], angle).astype(points.dtype)
+    return angle, replace(sequence, joints_2d={**sequence.joints_2d, camera_id: turned})
 
 
 def predict_sequences(
@@ -366,6 +411,7 @@ def predict_sequences(
     cameras: Sequence[str] | None = None,
     model_id: str | None = None,
     flip_tta: bool = False,
+    level: bool = False,
     clip: int | None = None,
     batch_size: int = 256,
     progress: bool = True,
@@ -386,6 +432,7 @@ def predict_sequences(
                 cam,
                 model_id=model_id,
                 flip_tta=flip_tta,
+                level=level,
                 clip=clip,
                 batch_size=batch_size,
             )

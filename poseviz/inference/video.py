@@ -467,6 +467,7 @@ def predict_video(
     *,
     model_id: str | None = None,
     flip_tta: bool = False,
+    level: bool = False,
     progress: bool = False,
 ) -> Prediction:
     """A lifting model's `Prediction` for a view that has a video (``sequence.video``).
@@ -483,18 +484,23 @@ def predict_video(
         model_id: the record's model label (default: the model's class name).
         flip_tta: average with the un-mirrored prediction of the mirrored input
             (`poseviz.models.tta.flip_tta`).
+        level: lift the view turned so that the trunk points up the image, and turn the
+            3D back (`poseviz.inference.level`; keypoint models only).
         progress: progress bars for cropping.
 
     Returns:
         ``joints_3d`` ``(T, 17, 3)`` root-relative camera-frame metres.
 
     Raises:
-        ValueError: an image model and a view without a video or 2D keypoints.
+        ValueError: an image model and a view without a video or 2D keypoints; ``level``
+            with an image model.
     """
     from poseviz.inference import predict_sequence
 
-    if "image" not in getattr(model, "inputs", ()):
-        return predict_sequence(model, sequence, camera_id, model_id=model_id, flip_tta=flip_tta)
+    if "image" not in getattr(model, "inputs", ()) or level:
+        return predict_sequence(
+            model, sequence, camera_id, model_id=model_id, flip_tta=flip_tta, level=level
+        )
     from poseviz.inference.crops import crop_inputs, person_boxes
 
     video = sequence.video.get(camera_id)
@@ -551,6 +557,7 @@ def lift_tracked_video(
     *,
     model_id: str,
     flip_tta: bool = False,
+    level: bool = False,
     progress: bool = False,
 ) -> tuple[Prediction, Prediction]:
     """Lift a tracked video with a trained model; also MediaPipe's own 3D as a record.
@@ -564,6 +571,7 @@ def lift_tracked_video(
         model: a loaded lifting model (``poseviz.inference.load_model``).
         model_id: the record's model label (e.g. the model folder's name).
         flip_tta: flip test-time augmentation (see `predict_video`).
+        level: lift the view levelled (see `predict_video`; keypoint models only).
         progress: progress bars for cropping.
 
     Returns:
@@ -575,7 +583,7 @@ def lift_tracked_video(
         ``segment`` ``(T,)``; an image model's also ``crop_box`` and ``crop_size``.
     """
     seq, cam = tracked.sequence, tracked.camera_id
-    raw = predict_video(model, seq, cam, flip_tta=flip_tta, progress=progress)
+    raw = predict_video(model, seq, cam, flip_tta=flip_tta, level=level, progress=progress)
     idx = np.asarray(raw.frame_indices)
     prediction = Prediction(
         model_id=model_id,
