@@ -2,7 +2,7 @@
 
     python benchmarks/real_multiview.py [--data ../shared/data/pose2sim_demo]
         [--models models/NAME ...] [--max-error-px 30] [--cache-dir DIR]
-        [--flip-tta {off,on,both}] [--per-joint]
+        [--flip-tta {off,on,both}] [--level {off,on,both}] [--per-joint]
 
 1. Detects 2D (MediaPipe BlazePose -> h36m17, `poseviz.inference.video.track_video`) in the
    four calibrated camera videos (100 frames at 60 fps, one person).
@@ -18,7 +18,10 @@
    `predict_sequence`); MediaPipe's own monocular world landmarks (``pose_world_landmarks``,
    hip-centred, camera-aligned axes) are scored the same way. Models that read images get
    real person crops (`poseviz.inference.video.lift_tracked_video`); each model is scored
-   without and with flip test-time augmentation (``--flip-tta``). MPJPE is the mean joint
+   without and with flip test-time augmentation (``--flip-tta``) and, keypoint models
+   with flip TTA, also levelled (``--level``: each view lifted as a camera turned about
+   its optical axis so that the median trunk points up the image, the 3D turned back;
+   `poseviz.inference.level`, no calibration used). MPJPE is the mean joint
    distance (mm) without alignment; PA-MPJPE after a similarity Procrustes alignment per
    frame (`poseviz.geometry.procrustes_align`, VideoPose3D's p_mpjpe). Only frames where
    the reference has all 17 joints and the person was detected in that view count.
@@ -98,6 +101,11 @@ def main(argv: list[str] | None = None) -> int:
         help="lift with flip test-time augmentation: off, on, or both rows (default)",
     )  # fmt: skip
     p.add_argument(
+        "--level", choices=("off", "on", "both"), default="both",
+        help="keypoint models: lift levelled views (with flip TTA when it is on): off, on, or "
+        "both rows (default)",
+    )  # fmt: skip
+    p.add_argument(
         "--per-joint", action="store_true",
         help="also print each method's PA-MPJPE per joint (mean over the cameras)",
     )  # fmt: skip
@@ -165,15 +173,22 @@ def main(argv: list[str] | None = None) -> int:
             print("\n(models skipped: poseviz.inference.load_model is not in this installation)")
             model_paths = []
     flips = {"off": [False], "on": [True], "both": [False, True]}[args.flip_tta]
+    variants = [(f, False) for f in flips] if args.level != "on" else []
+    if args.level != "off":
+        variants.append((flips[-1], True))
     for mp in model_paths:
         model = inference.load_model(mp)
-        for flip, cid in ((f, c) for f in flips for c in cam_ids):
-            pred, _ = lift_tracked_video(tracked[cid], model, model_id=Path(mp).name, flip_tta=flip)
+        keypoints_only = "image" not in getattr(model, "inputs", ())
+        runs = [(f, lv, c) for f, lv in variants if keypoints_only or not lv for c in cam_ids]
+        for flip, level, cid in runs:
+            pred, _ = lift_tracked_video(
+                tracked[cid], model, model_id=Path(mp).name, flip_tta=flip, level=level
+            )
             full = np.full((tracked[cid].sequence.num_frames, 17, 3), np.nan)
             full[np.asarray(pred.frame_indices)] = pred.joints_3d
             ref, ok = refs[cid]
             have = np.isfinite(full[:T][ok]).all((-1, -2))
-            name = Path(mp).name + (" + flip TTA" if flip else "")
+            name = Path(mp).name + (" + flip TTA" if flip else "") + (" + level" if level else "")
             rows.setdefault(name, {})[cid] = errors_mm(full[:T][ok][have], ref[have])
     if not model_paths:
         print("\n(no shipped models found: pass --models, or add models/*/config.yaml)")
