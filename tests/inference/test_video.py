@@ -154,3 +154,11 @@ def test_lift_cli_on_the_demo_video(shared_data, tmp_path, capsys):
         assert frame.shape[0] == 480
     cap.release()
     assert frames == 60
+    # --level: the same detections (cached), the view lifted levelled and turned back
+    levelled = tmp_path / "levelled"
+    args = ["lift", str(video), "--model", str(model), "-o", str(levelled), "--max-frames", "60"]
+    assert main([*args, "-q", "--level", "--cache-dir", str(tmp_path / "cache")]) == 0
+    turned = load_predictions(levelled / "demo.predictions.npz")[0]
+    angle = turned.aux["level_angle"]
+    assert angle.shape == (turned.num_frames,) and np.ptp(angle) == 0 and angle[0] != 0
+    assert turned.joints_3d.shape == preds[0].joints_3d.shape
