@@ -66,12 +66,16 @@ class _ModelPredictor:
         if self._model is None:
             self._model = self._inference.load_model(self.folder)
         if sequence.joints_3d is None and camera_id in sequence.video:
-            # a video in the wild: image models see real person crops of its frames
+            # a video in the wild: image models see real person crops of its frames;
+            # keypoint models see the view levelled (rarely level footage, leaning people;
+            # models/README.md "Real video")
             from poseviz.inference.video import predict_video
 
-            return _done(
-                predict_video(self._model, sequence, camera_id, model_id=self.folder.name), progress
+            level = "image" not in getattr(self._model, "inputs", ())
+            prediction = predict_video(
+                self._model, sequence, camera_id, model_id=self.folder.name, level=level
             )
+            return _done(prediction, progress)
         prediction = self._inference.predict_sequence(
             self._model, sequence, camera_id, model_id=self.folder.name
         )
