@@ -23,8 +23,8 @@ frame at that offset (file units). Built in: `CMU_DAZ_MAP` (the CMU "Daz-friendl
 LeftLeg, LeftFoot`` naming of CMU-ASF conversions, LAFAN1 and Mixamo; ``mixamorig:``
 prefixes and case are ignored), one of which is picked from the file's joint names.
 `CMU_DAZ_DETECTOR_MAP` (``mapping="cmu_daz_detector"``) is the CMU rig with spine, thorax,
-neck_nose and head where 2D detectors' keypoints put them (nose, eyes, shoulders). Pass ``mapping=`` for any
-other rig, or ``raw=True`` to keep the BVH joints.
+neck_nose and head where 2D detectors' keypoints put them (nose, eyes, shoulders). Pass
+``mapping=`` for any other rig, or ``raw=True`` to keep the BVH joints.
 """
 
 from __future__ import annotations
