@@ -9,7 +9,7 @@ from poseviz.models import create_model
 from poseviz.training.config import config_from_mapping
 from poseviz.training.data import build_datasets
 from poseviz.training.evaluate import mean_training_pose
-from poseviz.training.sources import ConcatClips, clip_shape, expand_path
+from poseviz.training.sources import ConcatClips, clip_options, clip_shape, expand_path
 from poseviz.training.trainer import Trainer
 from tests.models.test_lifting_by_image import SMALL
 from tests.training.tiny import TinyDataset
@@ -154,7 +154,7 @@ def test_bvh_mapping_option_reaches_the_motion_files(tmp_path, shared_data):
     config = _config(
         tmp_path, data={"source": "demo", "options": {"bvh_mapping": "cmu_daz_detector"}}
     )
-    assert config.data.options["bvh_mapping"] == "cmu_daz_detector"
+    assert clip_options(config.data).bvh_mapping == "cmu_daz_detector"  # a known option
 
 
 def test_roll_option_turns_the_virtual_cameras(tmp_path):
@@ -168,7 +168,8 @@ def test_roll_option_turns_the_virtual_cameras(tmp_path):
         out = []
         for s in range(3):
             for v in range(3):
-                # The image's x axis tilts out of the ground plane by the roll.
+                # The image's x axis leaves the ground plane: by the roll at elevation 0,
+                # by less when the camera looks down.
                 cam = part.virtual_camera(s, v)
                 out.append(np.degrees(np.arcsin(abs(cam.R[0] @ [0.0, 0.0, 1.0]))))
         return np.array(out)
