@@ -69,11 +69,15 @@ class _ModelPredictor:
             # a video in the wild: image models see real person crops of its frames;
             # keypoint models see the view levelled (rarely level footage, leaning people;
             # models/README.md "Real video")
+            from poseviz.inference.level import supports_level
             from poseviz.inference.video import predict_video
 
-            level = "image" not in getattr(self._model, "inputs", ())
             prediction = predict_video(
-                self._model, sequence, camera_id, model_id=self.folder.name, level=level
+                self._model,
+                sequence,
+                camera_id,
+                model_id=self.folder.name,
+                level=supports_level(self._model),
             )
             return _done(prediction, progress)
         prediction = self._inference.predict_sequence(

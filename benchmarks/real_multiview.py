@@ -45,6 +45,7 @@ sys.path.insert(0, str(REPO))
 
 from poseviz.data.pose2sim import read_pose2sim  # noqa: E402
 from poseviz.geometry import procrustes_align, world_to_camera  # noqa: E402
+from poseviz.inference.level import supports_level  # noqa: E402
 from poseviz.inference.multiview import triangulate_consistent  # noqa: E402
 from poseviz.inference.video import lift_tracked_video, track_video  # noqa: E402
 
@@ -178,8 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         variants.append((flips[-1], True))
     for mp in model_paths:
         model = inference.load_model(mp)
-        keypoints_only = "image" not in getattr(model, "inputs", ())
-        runs = [(f, lv, c) for f, lv in variants if keypoints_only or not lv for c in cam_ids]
+        levels = supports_level(model)
+        runs = [(f, lv, c) for f, lv in variants if levels or not lv for c in cam_ids]
         for flip, level, cid in runs:
             pred, _ = lift_tracked_video(
                 tracked[cid], model, model_id=Path(mp).name, flip_tta=flip, level=level

@@ -150,6 +150,8 @@ def _lift(args: argparse.Namespace, video, outdir) -> int:
 
 
 def _add_lift(sub: argparse._SubParsersAction) -> None:
+    from poseviz.inference.cli import add_tta_arguments
+
     p = sub.add_parser(
         "lift",
         help="video -> 2D (MediaPipe, cached) -> 3D; writes predictions and an overlay MP4",
@@ -158,13 +160,7 @@ def _add_lift(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, help="model folder (models/NAME) or checkpoint")
     p.add_argument("-o", "--output", required=True, help="output folder")
     p.add_argument("--max-frames", type=int, default=None, help="only the first N frames")
-    p.add_argument(
-        "--flip-tta", action="store_true", help="average with the mirrored input's prediction"
-    )
-    p.add_argument(
-        "--level", action="store_true",
-        help="lift each view turned about the optical axis so the trunk points up, then turn back",
-    )  # fmt: skip
+    add_tta_arguments(p)
     p.add_argument(
         "--smooth",
         choices=("none", "one_euro", "savgol"),

@@ -20,6 +20,17 @@ def model_label(path: str | Path) -> str:
     return p.name
 
 
+def add_tta_arguments(p: argparse.ArgumentParser) -> None:
+    """--flip-tta and --level, shared by predict, evaluate and lift."""
+    p.add_argument(
+        "--flip-tta", action="store_true", help="average with the mirrored input's prediction"
+    )
+    p.add_argument(
+        "--level", action="store_true",
+        help="lift each view turned about the optical axis so the trunk points up, then turn back",
+    )  # fmt: skip
+
+
 def add_model_arguments(p: argparse.ArgumentParser) -> None:
     """MODEL, DATA and the options predict and evaluate share."""
     p.add_argument(
@@ -30,13 +41,7 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
         help="'demo' (held-out demo clips), 'demo:train', 'demo:all', or a file/folder poseviz.data.load reads",
     )
     p.add_argument("--camera", action="append", help="only these camera ids (repeatable)")
-    p.add_argument(
-        "--flip-tta", action="store_true", help="average with the mirrored input's prediction"
-    )
-    p.add_argument(
-        "--level", action="store_true",
-        help="lift each view turned about the optical axis so the trunk points up, then turn back",
-    )  # fmt: skip
+    add_tta_arguments(p)
     p.add_argument(
         "--batch-size", type=int, default=256, help="windows per forward pass (default 256)"
     )

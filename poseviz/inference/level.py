@@ -20,13 +20,21 @@ person's median lean along with the camera's roll.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from poseviz.structures import Camera
 
-__all__ = ["level_angle", "turn_camera_frame", "turn_view_2d"]
+__all__ = ["level_angle", "supports_level", "turn_camera_frame", "turn_view_2d"]
 
 PELVIS, THORAX = 0, 8
+
+
+def supports_level(model: Any) -> bool:
+    """Whether a lifting model can be lifted levelled: it reads 2D keypoints only (turning
+    the keypoints would leave an image model's crops untouched)."""
+    return "image" not in getattr(model, "inputs", ())
 
 
 def level_angle(joints_2d: np.ndarray) -> float:

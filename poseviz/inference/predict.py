@@ -386,9 +386,9 @@ def _levelled(
     """The view's level angle and the sequence with that view's 2D turned by it."""
     from dataclasses import replace
 
-    from poseviz.inference.level import level_angle, turn_view_2d
+    from poseviz.inference.level import level_angle, supports_level, turn_view_2d
 
-    if inputs is not None or "image" in getattr(model, "inputs", ()):
+    if inputs is not None or not supports_level(model):
         raise ValueError(
             f"predict: level turns the 2D keypoints only; {type(model).__name__} reads "
             "images or was given precomputed inputs (lift without level)"

@@ -208,7 +208,13 @@ def _motion(
     BVH files (`poseviz.data.bvh.BVH_MAPS`)."""
     from poseviz.data import load
     from poseviz.data.axes import up_axis
+    from poseviz.data.bvh import BVH_MAPS
 
+    if bvh_mapping is not None and bvh_mapping not in BVH_MAPS:
+        raise ValueError(
+            f"config.data.options.bvh_mapping: unknown map {bvh_mapping!r}; "
+            f"known: {sorted(BVH_MAPS)}"
+        )
     groups = []
     for raw in paths:
         path = expand_path(raw)
@@ -235,13 +241,6 @@ def _motion(
 def _load_options(path: Path, bvh_mapping: str | None) -> dict[str, Any]:
     if bvh_mapping is None:
         return {}
-    from poseviz.data.bvh import BVH_MAPS
-
-    if bvh_mapping not in BVH_MAPS:
-        raise ValueError(
-            f"config.data.options.bvh_mapping: unknown map {bvh_mapping!r}; "
-            f"known: {sorted(BVH_MAPS)}"
-        )
     if path.is_file() and path.suffix.lower() != ".bvh":
         raise ValueError(
             f"config.data.options.bvh_mapping: data.paths entry {path} is not a BVH file"
